@@ -1,0 +1,3 @@
+"""Shared pytest wiring: fixtures from tests/fixtures are available to every test."""
+
+pytest_plugins = ["tests.fixtures.crypto_fixtures", "tests.fixtures.spark_fixtures"]
