@@ -37,9 +37,7 @@ def spark_jars_dir() -> Path:
     configured = os.environ.get("K2_SPARK_JARS_DIR")
     if configured:
         return Path(configured)
-    out = subprocess.run(
-        [str(FETCH_JARS_SCRIPT)], check=True, capture_output=True, text=True
-    ).stdout.strip()
+    out = subprocess.run([str(FETCH_JARS_SCRIPT)], check=True, capture_output=True, text=True).stdout.strip()
     return Path(out.splitlines()[-1])
 
 
@@ -59,8 +57,6 @@ def base_conf(app_name: str) -> dict[str, str]:
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.metrics.namespace": METRICS_NAMESPACE,
         "spark.sql.session.timeZone": "UTC",
-        # Delta writes are idempotent per (txnAppId, txnVersion); keep the default retention of those.
-        "spark.databricks.delta.schema.autoMerge.enabled": "false",
     }
 
 
