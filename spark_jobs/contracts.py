@@ -1,0 +1,54 @@
+"""Names shared across K2: exchanges, topics, subjects, tables and jobs. The one source of truth.
+
+Everything else (feeds, jobs, the operator, the chart, dashboards) imports these; nothing restates
+them.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+Exchange = Literal["binance", "kraken"]
+EXCHANGES: Final[tuple[Exchange, ...]] = ("binance", "kraken")
+
+Layer = Literal["bronze", "silver", "gold"]
+LAYERS: Final[tuple[Layer, ...]] = ("bronze", "silver", "gold")
+
+
+def raw_topic(exchange: str) -> str:
+    """Kafka topic an exchange's feed handler produces to (key: symbol, value: Confluent Avro)."""
+    return f"market.crypto.trades.{exchange}.raw"
+
+
+def value_subject(topic: str) -> str:
+    """Schema-registry subject of a topic's values (TopicNameStrategy)."""
+    return f"{topic}-value"
+
+
+RAW_TOPICS: Final[dict[str, str]] = {exchange: raw_topic(exchange) for exchange in EXCHANGES}
+
+
+def bronze_table(exchange: str) -> str:
+    return f"bronze_{exchange}_trades"
+
+
+def silver_table(exchange: str) -> str:
+    return f"silver_{exchange}_trades"
+
+
+DLQ_TABLE: Final = "dlq_trades"
+GOLD_TABLE: Final = "gold_trades"
+
+
+#: The five streaming jobs of one pipeline: (job name, layer, exchange or None for Gold).
+JOBS: Final[tuple[tuple[str, Layer, str | None], ...]] = (
+    ("bronze-binance", "bronze", "binance"),
+    ("bronze-kraken", "bronze", "kraken"),
+    ("silver-binance", "silver", "binance"),
+    ("silver-kraken", "silver", "kraken"),
+    ("gold", "gold", None),
+)
+JOB_NAMES: Final[tuple[str, ...]] = tuple(name for name, _, _ in JOBS)
+
+#: Local metrics ports of the five jobs, in JOBS order (8000-8004).
+LOCAL_METRICS_PORTS: Final[dict[str, int]] = {name: 8000 + i for i, name in enumerate(JOB_NAMES)}
