@@ -1,0 +1,93 @@
+"""Configuration of one streaming job: the contract between the job entrypoint, the local runner and
+the operator (which renders it into each driver's ConfigMap as YAML).
+
+Secrets never appear here: credentials reach a job as environment variables from Secret references
+(`K2_KAFKA_SASL_USERNAME`, `K2_KAFKA_SASL_PASSWORD`, `K2_SCHEMA_REGISTRY_USERNAME`,
+`K2_SCHEMA_REGISTRY_PASSWORD`, and Hadoop/S3A keys such as `AWS_ACCESS_KEY_ID`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from spark_jobs.contracts import EXCHANGES, LAYERS, LOCAL_METRICS_PORTS, raw_topic
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """Everything one of the five jobs needs. Table and checkpoint locations are URIs (a local
+    folder is `file:///...`; object storage works by configuration, e.g. `s3a://bucket/k2`)."""
+
+    layer: str  # bronze | silver | gold
+    exchange: str | None  # binance | kraken; None for gold
+    kafka_bootstrap_servers: str
+    schema_registry_url: str
+    tables_uri: str
+    checkpoints_uri: str
+    trigger_interval: str = "10 seconds"
+    gold_watermark: str = "10 minutes"
+    max_offsets_per_trigger: int = 50_000
+    starting_offsets: str = "earliest"
+    max_trade_age: str = "7 days"
+    metrics_port: int = 8000
+    spark_conf: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.layer not in LAYERS:
+            raise ValueError(f"layer must be one of {LAYERS}, got {self.layer!r}")
+        if self.layer == "gold":
+            if self.exchange is not None:
+                raise ValueError("gold reads both exchanges: exchange must be empty")
+        elif self.exchange not in EXCHANGES:
+            raise ValueError(f"exchange must be one of {EXCHANGES} for {self.layer}, got {self.exchange!r}")
+
+    @property
+    def job_name(self) -> str:
+        """bronze-binance, silver-kraken, gold, ... (the names in contracts.JOBS)."""
+        return self.layer if self.exchange is None else f"{self.layer}-{self.exchange}"
+
+    @property
+    def topic(self) -> str | None:
+        return raw_topic(self.exchange) if self.exchange else None
+
+    def table_uri(self, table: str) -> str:
+        return f"{self.tables_uri.rstrip('/')}/{table}"
+
+    @property
+    def checkpoint_uri(self) -> str:
+        return f"{self.checkpoints_uri.rstrip('/')}/{self.job_name}"
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown job config keys: {unknown}")
+        return cls(**data)
+
+    @classmethod
+    def from_yaml_file(cls, path: str | Path) -> JobConfig:
+        return cls.from_dict(yaml.safe_load(Path(path).read_text()))
+
+    @classmethod
+    def local_default(
+        cls, layer: str, exchange: str | None, *, kafka: str, registry: str, root: Path
+    ) -> JobConfig:
+        name = layer if exchange is None else f"{layer}-{exchange}"
+        return cls(
+            layer=layer,
+            exchange=exchange,
+            kafka_bootstrap_servers=kafka,
+            schema_registry_url=registry,
+            tables_uri=(root / "tables").resolve().as_uri(),
+            checkpoints_uri=(root / "checkpoints").resolve().as_uri(),
+            metrics_port=LOCAL_METRICS_PORTS[name],
+        )
