@@ -9,6 +9,8 @@ Secrets never appear here: credentials reach a job as environment variables from
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,9 @@ class JobConfig:
     max_trade_age: str = "7 days"
     metrics_port: int = 8000
     spark_conf: dict[str, str] = field(default_factory=dict)
+    #: Address the metrics endpoint binds: all interfaces in a pod (Prometheus scrapes the pod IP),
+    #: 127.0.0.1 locally.
+    metrics_bind_address: str = "0.0.0.0"
 
     def __post_init__(self) -> None:
         if self.layer not in LAYERS:
@@ -61,6 +66,17 @@ class JobConfig:
     @property
     def checkpoint_uri(self) -> str:
         return f"{self.checkpoints_uri.rstrip('/')}/{self.job_name}"
+
+    def with_env_overrides(self, environ: Mapping[str, str] | None = None) -> JobConfig:
+        """A copy with fields replaced by K2_* environment variables (``ENV_OVERRIDES``), so a pod
+        can point a rendered config at another broker or bucket without re-rendering it."""
+        env = os.environ if environ is None else environ
+        changes: dict[str, Any] = {}
+        for variable, field_name in ENV_OVERRIDES.items():
+            if variable in env:
+                current = getattr(self, field_name)
+                changes[field_name] = type(current)(env[variable]) if current is not None else env[variable]
+        return dataclasses.replace(self, **changes) if changes else self
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(dataclasses.asdict(self), sort_keys=True)
@@ -90,4 +106,19 @@ class JobConfig:
             tables_uri=(root / "tables").resolve().as_uri(),
             checkpoints_uri=(root / "checkpoints").resolve().as_uri(),
             metrics_port=LOCAL_METRICS_PORTS[name],
+            metrics_bind_address="127.0.0.1",
         )
+
+
+#: Environment variable -> JobConfig field it overrides (strings converted to the field's type).
+ENV_OVERRIDES: dict[str, str] = {
+    "K2_KAFKA_BOOTSTRAP_SERVERS": "kafka_bootstrap_servers",
+    "K2_SCHEMA_REGISTRY_URL": "schema_registry_url",
+    "K2_TABLES_URI": "tables_uri",
+    "K2_CHECKPOINTS_URI": "checkpoints_uri",
+    "K2_TRIGGER_INTERVAL": "trigger_interval",
+    "K2_GOLD_WATERMARK": "gold_watermark",
+    "K2_MAX_OFFSETS_PER_TRIGGER": "max_offsets_per_trigger",
+    "K2_METRICS_PORT": "metrics_port",
+    "K2_METRICS_BIND_ADDRESS": "metrics_bind_address",
+}
