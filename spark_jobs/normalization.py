@@ -1,0 +1,419 @@
+"""Normalization rules from raw exchange trades to the V2 unified trade, twice from one set of lists:
+as pure Python functions (the synthetic feed, fixtures and test oracles use them) and as Spark column
+expressions (Silver uses them). Both are built from the constants below; tests check they agree.
+
+Exactness: prices and quantities are decimals end to end (never floats), and times are integer
+epoch microseconds computed with integer/string arithmetic only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+from spark_jobs.avro_schemas import decimal_type, field_names
+from spark_jobs.transforms.dlq import DlqErrorType
+
+# --- the lists (one source) ----------------------------------------------------------------------
+
+#: Quote assets a Binance symbol may end with; matched longest first (BTCFDUSD is BTC/FDUSD, not
+#: BTCFD/USD).
+QUOTE_ASSETS: Final[tuple[str, ...]] = (
+    "USDT", "USDC", "FDUSD", "TUSD", "BUSD", "USDP", "DAI", "USD",
+    "BTC", "ETH", "BNB", "EUR", "TRY", "GBP", "BRL", "JPY", "AUD",
+)  # fmt: skip
+QUOTE_ASSETS_LONGEST_FIRST: Final[tuple[str, ...]] = tuple(sorted(QUOTE_ASSETS, key=len, reverse=True))
+
+#: Exchange-specific codes for the same currency (Kraken's legacy ISO-4217-style codes).
+CURRENCY_ALIASES: Final[dict[str, str]] = {"XBT": "BTC", "XDG": "DOGE"}
+
+#: Currency code -> name. Codes not listed are kept as the code.
+CURRENCY_NAMES: Final[dict[str, str]] = {
+    "BTC": "Bitcoin",
+    "ETH": "Ethereum",
+    "BNB": "Binance Coin",
+    "ADA": "Cardano",
+    "SOL": "Solana",
+    "XRP": "Ripple",
+    "DOT": "Polkadot",
+    "DOGE": "Dogecoin",
+    "USD": "US Dollar",
+    "USDT": "Tether",
+    "USDC": "USD Coin",
+    "EUR": "Euro",
+}
+
+#: Quotes worth one US dollar: trade_value_usd = price x quantity. Any other quote goes to the DLQ
+#: as unsupported_quote_currency (see the README for extending this with FX rates).
+USD_PEGGED_QUOTES: Final[frozenset[str]] = frozenset(
+    {"USD", "USDT", "USDC", "FDUSD", "TUSD", "BUSD", "USDP", "DAI"}
+)
+
+#: Kraken sends b/s (websocket v1) or buy/sell (v2); compared lower-cased and trimmed.
+KRAKEN_SIDES: Final[dict[str, str]] = {"b": "buy", "s": "sell", "buy": "buy", "sell": "sell"}
+SIDES: Final[tuple[str, ...]] = ("buy", "sell")
+
+#: Epoch seconds with an optional fraction, exactly as Kraken sends it.
+EPOCH_SECONDS_PATTERN: Final = r"^([0-9]{1,12})(?:\.([0-9]*))?$"
+
+MICROS_PER_SECOND: Final = 1_000_000
+MICROS_PER_HOUR: Final = 3_600 * MICROS_PER_SECOND
+MICROS_PER_DAY: Final = 24 * MICROS_PER_HOUR
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+PRICE_TYPE: Final = decimal_type("trade_v2", "price")
+QUANTITY_TYPE: Final = decimal_type("trade_v2", "quantity")
+VALUE_USD_TYPE: Final = decimal_type("trade_v2", "trade_value_usd")
+#: Wide enough for any string that fits PRICE_TYPE/QUANTITY_TYPE: used to detect silent rounding.
+_WIDE_DECIMAL: Final = "decimal(38,18)"
+#: Length of the hex hash used as a Kraken trade id when Kraken gives none (64 bits).
+KRAKEN_HASH_ID_LENGTH: Final = 16
+
+
+class NormalizationError(ValueError):
+    """A raw trade that cannot become a V2 trade; error_type says which DLQ error it is."""
+
+    def __init__(self, error_type: DlqErrorType, reason: str) -> None:
+        super().__init__(f"{error_type.value}: {reason}")
+        self.error_type = error_type
+        self.reason = reason
+
+
+# --- pure Python rules ---------------------------------------------------------------------------
+
+
+def normalize_code(code: str) -> str:
+    upper = code.strip().upper()
+    return CURRENCY_ALIASES.get(upper, upper)
+
+
+def currency_name(code: str) -> str:
+    return CURRENCY_NAMES.get(code, code)
+
+
+def split_binance_symbol(symbol: str) -> tuple[str, str] | None:
+    """BTCUSDT -> (BTC, USDT); None when no known quote asset ends the symbol."""
+    upper = symbol.strip().upper()
+    for quote in QUOTE_ASSETS_LONGEST_FIRST:
+        if upper.endswith(quote) and len(upper) > len(quote):
+            return normalize_code(upper[: -len(quote)]), quote
+    return None
+
+
+def split_kraken_symbol(symbol: str) -> tuple[str, str] | None:
+    """XBT/USD -> (BTC, USD); None unless exactly BASE/QUOTE."""
+    parts = symbol.strip().split("/")
+    if len(parts) != 2 or not all(p.strip() for p in parts):
+        return None
+    return normalize_code(parts[0]), normalize_code(parts[1])
+
+
+def binance_side(is_buyer_maker: bool) -> str:
+    """The taker's side: a buyer-maker trade was a taker sell."""
+    return "sell" if is_buyer_maker else "buy"
+
+
+def kraken_side(raw_side: str) -> str | None:
+    return KRAKEN_SIDES.get(raw_side.strip().lower())
+
+
+def ms_to_micros(epoch_ms: int) -> int:
+    return epoch_ms * 1000
+
+
+def kraken_time_to_micros(value: str) -> int | None:
+    """'1700000000.1234567' -> 1700000000123456 (fraction truncated to µs, no float); RFC3339 too."""
+    text = value.strip()
+    epoch = re.fullmatch(EPOCH_SECONDS_PATTERN, text)
+    if epoch:
+        seconds, fraction = epoch.group(1), epoch.group(2) or ""
+        return int(seconds) * MICROS_PER_SECOND + int(fraction[:6].ljust(6, "0"))
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None  # RFC3339 always carries an offset
+    return micros_from_datetime(parsed)
+
+
+def micros_from_datetime(moment: datetime) -> int:
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * MICROS_PER_SECOND + delta.microseconds
+
+
+def datetime_from_micros(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def utc_yyyymmdd(micros: int) -> str:
+    return datetime_from_micros(micros).strftime("%Y%m%d")
+
+
+def parse_decimal(text: str, precision: int, scale: int) -> Decimal | None:
+    """The exact decimal a string denotes if it fits decimal(precision, scale) without rounding."""
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    if not value.is_finite():
+        return None
+    quantized = value.quantize(Decimal(1).scaleb(-scale))
+    if quantized != value or len(quantized.as_tuple().digits) > precision:
+        return None
+    return quantized
+
+
+def canonical_decimal(value: Decimal, scale: int) -> str:
+    """Plain fixed-scale text, identical to Spark's cast(decimal(p, scale) as string)."""
+    return format(value.quantize(Decimal(1).scaleb(-scale)), "f")
+
+
+def is_usd_pegged(quote_code: str) -> bool:
+    return quote_code in USD_PEGGED_QUOTES
+
+
+def trade_value_usd(price: Decimal, quantity: Decimal, quote_code: str) -> Decimal:
+    if not is_usd_pegged(quote_code):
+        raise NormalizationError(
+            DlqErrorType.UNSUPPORTED_QUOTE_CURRENCY, f"quote {quote_code} has no USD rate"
+        )
+    return price * quantity
+
+
+def message_id(exchange: str, timestamp_micros: int, trade_key: str) -> str:
+    """{exchange}-{YYYYMMDD}-{id}: the UTC trade date plus the exchange's own trade identity."""
+    return f"{exchange}-{utc_yyyymmdd(timestamp_micros)}-{trade_key}"
+
+
+def kraken_hash_id(symbol: str, timestamp_micros: int, price: Decimal, quantity: Decimal, side: str) -> str:
+    """A deterministic id for a Kraken trade that carries none: the same trade replayed, even from the
+    other websocket version (XBT/USD vs BTC/USD, b vs buy), hashes to the same id."""
+    text = "|".join(
+        (
+            symbol,
+            str(timestamp_micros),
+            canonical_decimal(price, PRICE_TYPE.scale),
+            canonical_decimal(quantity, QUANTITY_TYPE.scale),
+            side,
+        )
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:KRAKEN_HASH_ID_LENGTH]
+
+
+@dataclass(frozen=True)
+class _Pair:
+    base: str
+    quote: str
+
+    @property
+    def symbol(self) -> str:
+        return f"{self.base}/{self.quote}"
+
+
+def _pair(split: tuple[str, str] | None, raw_symbol: str) -> _Pair:
+    if not raw_symbol.strip():
+        raise NormalizationError(DlqErrorType.EMPTY_SYMBOL, "symbol is empty")
+    if split is None:
+        raise NormalizationError(DlqErrorType.UNKNOWN_SYMBOL_FORMAT, f"cannot split {raw_symbol!r}")
+    return _Pair(*split)
+
+
+def _decimals(price_text: str | None, quantity_text: str | None) -> tuple[Decimal, Decimal]:
+    if price_text is None or quantity_text is None:
+        raise NormalizationError(DlqErrorType.MISSING_FIELD, "price or quantity is missing")
+    price = parse_decimal(price_text, PRICE_TYPE.precision, PRICE_TYPE.scale)
+    quantity = parse_decimal(quantity_text, QUANTITY_TYPE.precision, QUANTITY_TYPE.scale)
+    if price is None or quantity is None:
+        raise NormalizationError(
+            DlqErrorType.INVALID_DECIMAL, f"price {price_text!r} quantity {quantity_text!r}"
+        )
+    if price <= 0:
+        raise NormalizationError(DlqErrorType.NON_POSITIVE_PRICE, f"price {price_text}")
+    if quantity <= 0:
+        raise NormalizationError(DlqErrorType.NON_POSITIVE_QUANTITY, f"quantity {quantity_text}")
+    return price, quantity
+
+
+def _v2(
+    exchange: str,
+    pair: _Pair,
+    price: Decimal,
+    quantity: Decimal,
+    timestamp_micros: int,
+    trade_key: str,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    values = {
+        "message_id": message_id(exchange, timestamp_micros, trade_key),
+        "exchange": exchange,
+        "symbol": pair.symbol,
+        "base_currency": currency_name(pair.base),
+        "quote_currency": currency_name(pair.quote),
+        "price": price,
+        "quantity": quantity,
+        "trade_value_usd": trade_value_usd(price, quantity, pair.quote),
+        "timestamp": datetime_from_micros(timestamp_micros),
+        "trade_id": trade_key,
+        **extra,
+    }
+    return {name: values[name] for name in field_names("trade_v2")}  # in schema order
+
+
+def binance_to_v2(raw: dict[str, Any], schema_id: int, validation_timestamp: datetime) -> dict[str, Any]:
+    """The V2 trade Silver makes of a BinanceRawTrade (timestamp checks excepted: they need a clock)."""
+    pair = _pair(split_binance_symbol(raw["symbol"]), raw["symbol"])
+    price, quantity = _decimals(raw.get("price"), raw.get("quantity"))
+    extra = {
+        "side": binance_side(raw["is_buyer_maker"]),
+        "is_market_maker": raw["is_buyer_maker"],
+        "ingestion_timestamp": _as_datetime(raw["ingestion_timestamp"]),
+        "validation_timestamp": validation_timestamp,
+        "schema_id": schema_id,
+    }
+    micros = ms_to_micros(raw["trade_time_ms"])
+    return _v2("binance", pair, price, quantity, micros, str(raw["trade_id"]), extra)
+
+
+def kraken_to_v2(raw: dict[str, Any], schema_id: int, validation_timestamp: datetime) -> dict[str, Any]:
+    """The V2 trade Silver makes of a KrakenRawTrade (timestamp checks excepted)."""
+    pair = _pair(split_kraken_symbol(raw["symbol"]), raw["symbol"])
+    if raw.get("side") is None or raw.get("trade_time_seconds") is None:
+        raise NormalizationError(DlqErrorType.MISSING_FIELD, "side or trade_time_seconds is missing")
+    price, quantity = _decimals(raw.get("price"), raw.get("quantity"))
+    side = kraken_side(raw["side"])
+    if side is None:
+        raise NormalizationError(DlqErrorType.INVALID_SIDE, f"side {raw['side']!r}")
+    micros = kraken_time_to_micros(raw["trade_time_seconds"])
+    if micros is None:
+        raise NormalizationError(DlqErrorType.INVALID_TIMESTAMP, f"time {raw['trade_time_seconds']!r}")
+    trade_id = raw.get("trade_id")
+    key = (
+        str(trade_id) if trade_id is not None else kraken_hash_id(pair.symbol, micros, price, quantity, side)
+    )
+    extra = {
+        "side": side,
+        "is_market_maker": side == "sell",
+        "ingestion_timestamp": _as_datetime(raw["ingestion_timestamp"]),
+        "validation_timestamp": validation_timestamp,
+        "schema_id": schema_id,
+    }
+    return _v2("kraken", pair, price, quantity, micros, key, extra)
+
+
+def _as_datetime(value: int | datetime) -> datetime:
+    return value if isinstance(value, datetime) else datetime_from_micros(value)
+
+
+# --- the same rules as Spark column expressions --------------------------------------------------
+
+
+def normalize_code_col(code: Column) -> Column:
+    upper = F.upper(F.trim(code))
+    result = upper
+    for alias, canonical in CURRENCY_ALIASES.items():
+        result = F.when(upper == F.lit(alias), F.lit(canonical)).otherwise(result)
+    return result
+
+
+def currency_name_col(code: Column) -> Column:
+    result = code
+    for known, name in CURRENCY_NAMES.items():
+        result = F.when(code == F.lit(known), F.lit(name)).otherwise(result)
+    return result
+
+
+def binance_quote_col(symbol: Column) -> Column:
+    """The quote asset ending the symbol (longest match first), or null."""
+    upper = F.upper(F.trim(symbol))
+    result: Column = F.lit(None).cast("string")
+    for quote in reversed(QUOTE_ASSETS_LONGEST_FIRST):  # built inside out: the longest is tested first
+        matches = upper.endswith(quote) & (F.length(upper) > len(quote))
+        result = F.when(matches, F.lit(quote)).otherwise(result)
+    return result
+
+
+def binance_base_col(symbol: Column, quote: Column) -> Column:
+    upper = F.upper(F.trim(symbol))
+    return normalize_code_col(upper.substr(F.lit(1), F.length(upper) - F.length(quote)))
+
+
+def kraken_pair_cols(symbol: Column) -> tuple[Column, Column]:
+    """(base, quote) codes of BASE/QUOTE, each null unless the symbol has exactly two non-empty parts."""
+    parts = F.split(F.trim(symbol), "/")
+    well_formed = (F.size(parts) == 2) & (F.length(F.trim(parts[0])) > 0) & (F.length(F.trim(parts[1])) > 0)
+    base = F.when(well_formed, normalize_code_col(parts[0]))
+    quote = F.when(well_formed, normalize_code_col(parts[1]))
+    return base, quote
+
+
+def binance_side_col(is_buyer_maker: Column) -> Column:
+    return F.when(is_buyer_maker, F.lit("sell")).when(~is_buyer_maker, F.lit("buy"))
+
+
+def kraken_side_col(raw_side: Column) -> Column:
+    lowered = F.lower(F.trim(raw_side))
+    result: Column = F.lit(None).cast("string")
+    for raw, side in KRAKEN_SIDES.items():
+        result = F.when(lowered == F.lit(raw), F.lit(side)).otherwise(result)
+    return result
+
+
+def kraken_time_micros_col(value: Column) -> Column:
+    """Epoch-seconds strings by integer arithmetic on their digits; otherwise an RFC3339 string."""
+    text = F.trim(value)
+    is_epoch = text.rlike(EPOCH_SECONDS_PATTERN)
+    seconds = F.regexp_extract(text, EPOCH_SECONDS_PATTERN, 1).cast("long")
+    fraction = F.rpad(F.substring(F.regexp_extract(text, EPOCH_SECONDS_PATTERN, 2), 1, 6), 6, "0").cast(
+        "long"
+    )
+    has_offset = text.rlike(r"(Z|z|[+-][0-9]{2}:?[0-9]{2})$")
+    rfc3339 = F.when(has_offset, F.unix_micros(_try_cast(text, "timestamp")))
+    return F.when(is_epoch, seconds * MICROS_PER_SECOND + fraction).otherwise(rfc3339)
+
+
+def _try_cast(column: Column, type_name: str) -> Column:
+    return column.try_cast(type_name)
+
+
+def decimal_col(text: Column, precision: int, scale: int) -> Column:
+    """The decimal a string denotes if it fits decimal(precision, scale) exactly, else null."""
+    narrow = _try_cast(text, f"decimal({precision},{scale})")
+    wide = _try_cast(text, _WIDE_DECIMAL)
+    return F.when(narrow == wide, narrow)
+
+
+def utc_date_col(micros: Column) -> Column:
+    """The UTC date of epoch microseconds, by integer arithmetic (independent of the session zone)."""
+    day = ((micros - F.pmod(micros, F.lit(MICROS_PER_DAY))) / MICROS_PER_DAY).cast("int")
+    return F.date_from_unix_date(day)
+
+
+def utc_hour_col(micros: Column) -> Column:
+    within_day = F.pmod(micros, F.lit(MICROS_PER_DAY))
+    return ((within_day - F.pmod(within_day, F.lit(MICROS_PER_HOUR))) / MICROS_PER_HOUR).cast("int")
+
+
+def message_id_col(exchange: str, micros: Column, trade_key: Column) -> Column:
+    return F.concat_ws("-", F.lit(exchange), F.date_format(utc_date_col(micros), "yyyyMMdd"), trade_key)
+
+
+def kraken_hash_id_col(
+    symbol: Column, micros: Column, price: Column, quantity: Column, side: Column
+) -> Column:
+    """Spark twin of kraken_hash_id (price/quantity already decimals of the V2 types)."""
+    text = F.concat_ws(
+        "|", symbol, micros.cast("string"), price.cast("string"), quantity.cast("string"), side
+    )
+    return F.substring(F.sha2(text, 256), 1, KRAKEN_HASH_ID_LENGTH)
+
+
+def is_usd_pegged_col(quote: Column) -> Column:
+    return quote.isin(*sorted(USD_PEGGED_QUOTES))
