@@ -1,0 +1,282 @@
+"""Builders of one job's children: the driver Pod (spark-submit, client mode), its headless Service and
+its ConfigMap (job config + executor pod template + the driver's main file).
+
+Pure functions from :class:`JobInputs` to plain dicts, the shape the Kubernetes API takes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from k2_operator import naming as n
+from k2_operator.planner import JobPlan
+from spark_jobs.job_config import JobConfig
+
+IN_CLUSTER_MASTER = "k8s://https://kubernetes.default.svc"
+SPARK_SUBMIT = "spark-submit"
+DRIVER_CONTAINER = "driver"
+EXECUTOR_CONTAINER = "executor"
+TERMINATION_GRACE_SECONDS = 30
+
+#: spark-submit needs a file; the job entrypoint is a module (`python -m spark_jobs.jobs`).
+DRIVER_MAIN = '''"""Runs the K2 job entrypoint under spark-submit (which needs a file, not a module)."""
+import runpy
+
+runpy.run_module("spark_jobs.jobs", run_name="__main__", alter_sys=True)
+'''
+
+
+@dataclass(frozen=True)
+class PipelineRef:
+    """The owning StreamingPipeline."""
+
+    name: str
+    namespace: str
+    uid: str
+
+    def owner_reference(self) -> dict[str, Any]:
+        return {
+            "apiVersion": n.API_VERSION,
+            "kind": n.KIND,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+
+@dataclass(frozen=True)
+class SecretEnv:
+    """One environment variable taken from a Secret key (the only way credentials reach a job)."""
+
+    env: str
+    secret: str
+    key: str
+
+    def as_env_var(self) -> dict[str, Any]:
+        return {"name": self.env, "valueFrom": {"secretKeyRef": {"name": self.secret, "key": self.key}}}
+
+
+@dataclass(frozen=True)
+class JobInputs:
+    """Everything one job's children depend on (and so everything its spec hash covers)."""
+
+    pipeline: PipelineRef
+    job: str
+    plan: JobPlan
+    job_config: JobConfig
+    image: str
+    image_pull_policy: str
+    secret_env: tuple[SecretEnv, ...] = ()
+    spark_conf: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return n.job_labels(self.pipeline.name, self.job, n.COMPONENT_DRIVER)
+
+    @property
+    def pod_name(self) -> str:
+        return n.driver_pod_name(self.pipeline.name, self.job)
+
+
+def metadata(inputs: JobInputs, name: str, component: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": inputs.pipeline.namespace,
+        "labels": n.job_labels(inputs.pipeline.name, inputs.job, component),
+        "ownerReferences": [inputs.pipeline.owner_reference()],
+    }
+
+
+def pod_security_context() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": n.RUN_AS_USER,
+        "runAsGroup": n.RUN_AS_USER,
+        "fsGroup": n.RUN_AS_USER,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security_context() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def spark_conf(inputs: JobInputs) -> dict[str, str]:
+    """The Spark settings of one job's spark-submit. The user's extra settings come first so the
+    operator's own (the CRD denylists them anyway) always win."""
+    pipeline, job, plan = inputs.pipeline, inputs.job, inputs.plan
+    owned = {
+        "spark.kubernetes.namespace": pipeline.namespace,
+        "spark.kubernetes.container.image": inputs.image,
+        "spark.kubernetes.container.image.pullPolicy": inputs.image_pull_policy,
+        "spark.kubernetes.driver.pod.name": inputs.pod_name,
+        "spark.kubernetes.executor.podNamePrefix": n.executor_pod_name_prefix(pipeline.name, job),
+        "spark.kubernetes.executor.podTemplateFile": f"{n.CONFIG_MOUNT}/{n.EXECUTOR_TEMPLATE_KEY}",
+        "spark.kubernetes.executor.podTemplateContainerName": EXECUTOR_CONTAINER,
+        "spark.kubernetes.authenticate.caCertFile": f"{n.SERVICE_ACCOUNT_DIR}/ca.crt",
+        "spark.kubernetes.authenticate.oauthTokenFile": f"{n.SERVICE_ACCOUNT_DIR}/token",
+        "spark.executor.instances": str(plan.executor_instances),
+        "spark.executor.cores": str(plan.executor.cores),
+        "spark.executor.memory": f"{plan.executor.heap_mib}m",
+        "spark.executor.memoryOverhead": f"{plan.executor.overhead_mib}m",
+        "spark.kubernetes.executor.request.cores": plan.executor.cpu_request,
+        "spark.kubernetes.executor.limit.cores": plan.executor.cpu_limit,
+        "spark.driver.cores": str(plan.driver.cores),
+        "spark.driver.host": n.driver_host(pipeline.name, job, pipeline.namespace),
+        "spark.driver.bindAddress": "0.0.0.0",
+        "spark.driver.port": str(n.DRIVER_RPC_PORT),
+        "spark.driver.blockManager.port": str(n.BLOCK_MANAGER_PORT),
+        "spark.ui.port": str(n.SPARK_UI_PORT),
+    }
+    return {**inputs.spark_conf, **owned}
+
+
+def spark_submit_command(inputs: JobInputs, master: str = IN_CLUSTER_MASTER) -> list[str]:
+    """`spark-submit` in client mode: the driver runs in this pod, Spark creates the executors."""
+    config = inputs.job_config
+    command = [
+        SPARK_SUBMIT,
+        "--master",
+        master,
+        "--deploy-mode",
+        "client",
+        "--name",
+        f"k2-{inputs.pipeline.name}-{inputs.job}",
+        # Client mode: the driver JVM starts here, so its heap is a launcher flag, not a --conf.
+        "--driver-memory",
+        f"{inputs.plan.driver.heap_mib}m",
+    ]
+    for key, value in spark_conf(inputs).items():
+        command += ["--conf", f"{key}={value}"]
+    command += [f"{n.CONFIG_MOUNT}/{n.DRIVER_MAIN_KEY}", "--job", config.layer]
+    if config.exchange is not None:
+        command += ["--exchange", config.exchange]
+    command += ["--config", f"{n.CONFIG_MOUNT}/{n.JOB_CONFIG_KEY}"]
+    return command
+
+
+def driver_ports() -> list[dict[str, Any]]:
+    return [
+        {"name": "driver-rpc", "containerPort": n.DRIVER_RPC_PORT, "protocol": "TCP"},
+        {"name": "blockmanager", "containerPort": n.BLOCK_MANAGER_PORT, "protocol": "TCP"},
+        {"name": "spark-ui", "containerPort": n.SPARK_UI_PORT, "protocol": "TCP"},
+        {"name": n.METRICS_PORT_NAME, "containerPort": n.DRIVER_METRICS_PORT, "protocol": "TCP"},
+    ]
+
+
+def job_env(inputs: JobInputs) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": "K2_PIPELINE", "value": inputs.pipeline.name},
+        {"name": "K2_JOB", "value": inputs.job},
+        {"name": "PYTHONUNBUFFERED", "value": "1"},
+        {"name": "HOME", "value": "/tmp"},
+    ]
+    return env + [secret.as_env_var() for secret in inputs.secret_env]
+
+
+def build_driver_pod(inputs: JobInputs) -> dict[str, Any]:
+    plan = inputs.plan.driver
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": metadata(inputs, inputs.pod_name, n.COMPONENT_DRIVER),
+        "spec": {
+            # The operator owns restarts (backoff, counting, only from checkpoints): never the kubelet.
+            "restartPolicy": "Never",
+            "serviceAccountName": n.driver_service_account_name(inputs.pipeline.name),
+            "automountServiceAccountToken": True,
+            "enableServiceLinks": False,
+            "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
+            "securityContext": pod_security_context(),
+            "containers": [
+                {
+                    "name": DRIVER_CONTAINER,
+                    "image": inputs.image,
+                    "imagePullPolicy": inputs.image_pull_policy,
+                    "command": spark_submit_command(inputs),
+                    "env": job_env(inputs),
+                    "ports": driver_ports(),
+                    "resources": {
+                        "requests": {"cpu": plan.cpu_request, "memory": plan.memory},
+                        "limits": {"cpu": plan.cpu_limit, "memory": plan.memory},
+                    },
+                    "securityContext": container_security_context(),
+                    "volumeMounts": [
+                        {"name": "job-config", "mountPath": n.CONFIG_MOUNT, "readOnly": True},
+                        {"name": "tmp", "mountPath": "/tmp"},
+                    ],
+                }
+            ],
+            "volumes": [
+                {
+                    "name": "job-config",
+                    "configMap": {"name": n.config_map_name(inputs.pipeline.name, inputs.job)},
+                },
+                {"name": "tmp", "emptyDir": {}},
+            ],
+        },
+    }
+
+
+def build_driver_service(inputs: JobInputs) -> dict[str, Any]:
+    """Headless: executors resolve the driver's pod IP through it (`spark.driver.host`)."""
+    name = n.driver_service_name(inputs.pipeline.name, inputs.job)
+    ports = [{"name": p["name"], "port": p["containerPort"], "targetPort": p["name"]} for p in driver_ports()]
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(inputs, name, n.COMPONENT_DRIVER),
+        "spec": {
+            "clusterIP": "None",
+            "selector": inputs.labels,
+            "ports": ports,
+            # Executors connect while the driver starts up; there is no readiness to wait for.
+            "publishNotReadyAddresses": True,
+        },
+    }
+
+
+def build_executor_pod_template(inputs: JobInputs) -> dict[str, Any]:
+    """The template Spark starts each executor from; Spark fills in image, resources and owner."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"labels": n.job_labels(inputs.pipeline.name, inputs.job, n.COMPONENT_EXECUTOR)},
+        "spec": {
+            # Executors never call the API server.
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "securityContext": pod_security_context(),
+            "containers": [
+                {
+                    "name": EXECUTOR_CONTAINER,
+                    "env": [secret.as_env_var() for secret in inputs.secret_env],
+                    "securityContext": container_security_context(),
+                }
+            ],
+        },
+    }
+
+
+def build_config_map(inputs: JobInputs) -> dict[str, Any]:
+    name = n.config_map_name(inputs.pipeline.name, inputs.job)
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(inputs, name, n.COMPONENT_CONFIG),
+        "data": {
+            n.JOB_CONFIG_KEY: inputs.job_config.to_yaml(),
+            n.EXECUTOR_TEMPLATE_KEY: yaml.safe_dump(build_executor_pod_template(inputs), sort_keys=True),
+            n.DRIVER_MAIN_KEY: DRIVER_MAIN,
+        },
+    }

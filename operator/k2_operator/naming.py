@@ -1,0 +1,102 @@
+"""Names, labels, annotations and ports of the objects the operator owns: one place to read them."""
+
+from __future__ import annotations
+
+from typing import Final
+
+GROUP: Final = "k2.dev"
+VERSION: Final = "v1alpha1"
+KIND: Final = "StreamingPipeline"
+PLURAL: Final = "streamingpipelines"
+API_VERSION: Final = f"{GROUP}/{VERSION}"
+
+APP_NAME: Final = "k2-streaming"
+MANAGER: Final = "k2-operator"
+
+LABEL_NAME: Final = "app.kubernetes.io/name"
+LABEL_INSTANCE: Final = "app.kubernetes.io/instance"
+LABEL_COMPONENT: Final = "app.kubernetes.io/component"
+LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
+LABEL_PIPELINE: Final = f"{GROUP}/pipeline"
+LABEL_JOB: Final = f"{GROUP}/job"
+ANNOTATION_SPEC_HASH: Final = f"{GROUP}/spec-hash"
+
+COMPONENT_DRIVER: Final = "driver"
+COMPONENT_EXECUTOR: Final = "executor"
+COMPONENT_CONFIG: Final = "job-config"
+COMPONENT_RBAC: Final = "driver-rbac"
+
+#: Ports of a driver pod. Every driver has its own pod IP, so all five use the same numbers; the
+#: PodMonitor scrapes the port named "metrics".
+DRIVER_RPC_PORT: Final = 7078
+BLOCK_MANAGER_PORT: Final = 7079
+SPARK_UI_PORT: Final = 4040
+DRIVER_METRICS_PORT: Final = 8000
+METRICS_PORT_NAME: Final = "metrics"
+
+#: Where a driver pod mounts its ConfigMap, and the keys in it.
+CONFIG_MOUNT: Final = "/etc/k2"
+JOB_CONFIG_KEY: Final = "job.yaml"
+EXECUTOR_TEMPLATE_KEY: Final = "executor-pod-template.yaml"
+DRIVER_MAIN_KEY: Final = "driver_main.py"
+SERVICE_ACCOUNT_DIR: Final = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+#: Non-root user of the K2 image (Spark's images use the same uid).
+RUN_AS_USER: Final = 185
+
+#: Spark caps executor pod name prefixes at 47 characters; `<pipeline>-<longest job>` must fit.
+MAX_PIPELINE_NAME: Final = 32
+
+
+def check_pipeline_name(pipeline: str) -> None:
+    if len(pipeline) > MAX_PIPELINE_NAME:
+        raise ValueError(f"pipeline name {pipeline!r} is longer than {MAX_PIPELINE_NAME} characters")
+
+
+def driver_pod_name(pipeline: str, job: str) -> str:
+    """Fixed per job: at most one driver per job can exist, so two drivers never share a checkpoint."""
+    return f"{pipeline}-{job}-driver"
+
+
+def driver_service_name(pipeline: str, job: str) -> str:
+    return f"{pipeline}-{job}-driver"
+
+
+def config_map_name(pipeline: str, job: str) -> str:
+    return f"{pipeline}-{job}-config"
+
+
+def driver_service_account_name(pipeline: str) -> str:
+    return f"{pipeline}-spark-driver"
+
+
+def executor_pod_name_prefix(pipeline: str, job: str) -> str:
+    return f"{pipeline}-{job}"
+
+
+def driver_host(pipeline: str, job: str, namespace: str) -> str:
+    """DNS name executors use to reach the driver (the headless Service)."""
+    return f"{driver_service_name(pipeline, job)}.{namespace}.svc"
+
+
+def pipeline_labels(pipeline: str, component: str) -> dict[str, str]:
+    return {
+        LABEL_NAME: APP_NAME,
+        LABEL_INSTANCE: pipeline,
+        LABEL_COMPONENT: component,
+        LABEL_MANAGED_BY: MANAGER,
+        LABEL_PIPELINE: pipeline,
+    }
+
+
+def job_labels(pipeline: str, job: str, component: str) -> dict[str, str]:
+    return {**pipeline_labels(pipeline, component), LABEL_JOB: job}
+
+
+def driver_selector(pipeline: str) -> str:
+    """Label selector of one pipeline's driver pods (executors carry the same pipeline label)."""
+    return f"{LABEL_PIPELINE}={pipeline},{LABEL_COMPONENT}={COMPONENT_DRIVER},{LABEL_MANAGED_BY}={MANAGER}"
+
+
+def children_selector(pipeline: str) -> str:
+    return f"{LABEL_PIPELINE}={pipeline},{LABEL_MANAGED_BY}={MANAGER}"

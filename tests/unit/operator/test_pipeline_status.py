@@ -1,0 +1,111 @@
+"""Pipeline phase, conditions and the per-job status entries."""
+
+from __future__ import annotations
+
+import pytest
+from k2_operator.pipeline_status import (
+    conditions,
+    pipeline_phase,
+    ready_count,
+    record_from_status,
+    record_to_status,
+)
+from k2_operator.state_machine import JobRecord
+
+from spark_jobs.contracts import JOB_NAMES
+
+pytestmark = pytest.mark.unit
+
+
+def records(*phases: str) -> dict[str, JobRecord]:
+    return {
+        job: JobRecord(phase=phase, reason=f"r-{job}") for job, phase in zip(JOB_NAMES, phases, strict=True)
+    }
+
+
+ALL_RUNNING = records(*["Running"] * 5)
+
+
+@pytest.mark.parametrize(
+    ("phases", "suspended", "expected"),
+    [
+        (["Running"] * 5, False, "Running"),
+        (["Pending"] * 5, False, "Pending"),
+        (["Running"] * 4 + ["Starting"], False, "Starting"),
+        (["Running"] * 4 + ["BackOff"], False, "Degraded"),
+        (["Running"] * 4 + ["Failed"], False, "Degraded"),
+        (["Failed"] * 5, False, "Failed"),
+        (["Suspended"] * 5, True, "Suspended"),
+    ],
+)
+def test_pipeline_phase(phases: list[str], suspended: bool, expected: str) -> None:
+    assert pipeline_phase(records(*phases), suspended) == expected
+
+
+def test_a_job_being_replaced_after_a_spec_change_makes_the_pipeline_updating() -> None:
+    jobs = records(*["Running"] * 5)
+    jobs["gold"] = JobRecord(phase="Pending", reason="SpecChanged")
+    assert pipeline_phase(jobs, False) == "Updating"
+
+
+def test_ready_count_reads_like_the_printer_column() -> None:
+    assert ready_count(records("Running", "Running", "Pending", "Failed", "Running")) == "3/5"
+
+
+def by_type(conds: list[dict[str, object]]) -> dict[object, dict[str, object]]:
+    return {c["type"]: c for c in conds}
+
+
+def test_conditions_when_all_running_carry_the_observed_generation() -> None:
+    conds = by_type(conditions(ALL_RUNNING, False, 7, None, 0.0))
+    assert {t: c["status"] for t, c in conds.items()} == {
+        "Ready": "True",
+        "Progressing": "False",
+        "Degraded": "False",
+    }
+    assert {c["observedGeneration"] for c in conds.values()} == {7}
+    assert conds["Ready"]["lastTransitionTime"] == "1970-01-01T00:00:00Z"
+
+
+def test_a_failed_job_makes_the_pipeline_degraded_with_the_job_named() -> None:
+    conds = by_type(
+        conditions(records("Running", "Running", "Running", "Failed", "Running"), False, 3, None, 0.0)
+    )
+    assert conds["Degraded"]["status"] == "True"
+    assert conds["Degraded"]["reason"] == "r-silver-kraken"
+    assert "silver-kraken: Failed" in str(conds["Degraded"]["message"])
+    assert conds["Ready"]["status"] == "False"
+
+
+def test_last_transition_time_moves_only_when_the_status_flips() -> None:
+    first = conditions(ALL_RUNNING, False, 1, None, 100.0)
+    same = by_type(conditions(ALL_RUNNING, False, 2, first, 200.0))
+    assert same["Ready"]["lastTransitionTime"] == "1970-01-01T00:01:40Z"
+    assert same["Ready"]["observedGeneration"] == 2
+    flipped = by_type(conditions(records(*["Pending"] * 5), False, 2, first, 200.0))
+    assert flipped["Ready"]["lastTransitionTime"] == "1970-01-01T00:03:20Z"
+    assert flipped["Progressing"]["status"] == "True"
+
+
+def test_suspended_pipeline_is_neither_ready_nor_progressing() -> None:
+    conds = by_type(conditions(records(*["Suspended"] * 5), True, 1, None, 0.0))
+    assert (conds["Ready"]["status"], conds["Progressing"]["status"]) == ("False", "False")
+    assert conds["Ready"]["reason"] == "Suspended"
+
+
+def test_job_record_round_trips_through_the_status_entry() -> None:
+    record = JobRecord(
+        phase="BackOff",
+        driver_pod="p",
+        spec_hash="h",
+        restarts=2,
+        reason="DriverFailed",
+        message="m",
+        last_transition=1000.0,
+        next_restart_at=1010.0,
+    )
+    entry = record_to_status(record, cores=3)
+    assert entry["cores"] == 3
+    assert entry["nextRestartTime"] == "1970-01-01T00:16:50Z"
+    assert record_from_status(entry) == record
+    assert record_from_status(None) == JobRecord()
