@@ -1,3 +1,7 @@
 """Shared pytest wiring: fixtures from tests/fixtures are available to every test."""
 
-pytest_plugins = ["tests.fixtures.crypto_fixtures", "tests.fixtures.spark_fixtures"]
+pytest_plugins = [
+    "tests.fixtures.crypto_fixtures",
+    "tests.fixtures.spark_fixtures",
+    "tests.fixtures.kafka_fixtures",
+]
