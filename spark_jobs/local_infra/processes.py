@@ -1,0 +1,125 @@
+"""Background server processes tracked by a pid file: start detached, check, stop by pid.
+
+A pid file can outlive its process and the kernel can hand the pid to something else, so a pid
+only counts as ours when its command line still contains the server's work dir.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class ServerProcess:
+    """One server process: its pid file, log file and the marker that identifies its command line."""
+
+    def __init__(self, name: str, pid_file: Path, log_file: Path, marker: str) -> None:
+        self.name = name
+        self.pid_file = pid_file
+        self.log_file = log_file
+        self.marker = marker
+        self._child: subprocess.Popen[bytes] | None = None
+
+    def launch(self, command: Sequence[str], env: dict[str, str] | None = None) -> int:
+        """Start the command in its own session (so a Ctrl-C in a test run does not hit it)."""
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            self._child = subprocess.Popen(
+                list(command),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=env,
+            )
+        self.pid_file.write_text(f"{self._child.pid}\n")
+        return self._child.pid
+
+    def recorded_pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def running_pid(self) -> int | None:
+        """The pid from the pid file if that process is alive and is this server, else None."""
+        pid = self.recorded_pid()
+        if pid is None or not pid_alive(pid):
+            return None
+        if self.marker not in command_line(pid):
+            return None
+        return pid
+
+    def clear_stale_pid_file(self) -> str | None:
+        """Remove a pid file whose process is gone (or is another program); say what was removed."""
+        pid = self.recorded_pid()
+        if pid is None or self.running_pid() is not None:
+            return None
+        self.pid_file.unlink(missing_ok=True)
+        return f"{self.name}: removed stale pid file {self.pid_file} (pid {pid} is not running this server)"
+
+    def exited(self) -> int | None:
+        """Exit code if the process this object launched has ended, else None."""
+        return None if self._child is None else self._child.poll()
+
+    def stop(self, timeout: float) -> bool:
+        """SIGTERM, wait up to `timeout`, then SIGKILL. Returns True if a process was stopped."""
+        pid = self.running_pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        if not self._wait_gone(pid, timeout):
+            os.kill(pid, signal.SIGKILL)
+            self._wait_gone(pid, 10.0)
+        self.pid_file.unlink(missing_ok=True)
+        self._child = None
+        return True
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log file)"
+
+    def _wait_gone(self, pid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._child is not None and self._child.pid == pid:
+                self._child.poll()  # reaps our own child, so it does not linger as a zombie
+            if not pid_alive(pid):
+                return True
+            time.sleep(0.1)
+        return not pid_alive(pid)
+
+
+def pid_alive(pid: int) -> bool:
+    """True for a running process; a zombie (exited, not yet reaped) counts as gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    state = stat.rsplit(")", 1)[-1].split()[0]
+    return state not in ("Z", "X")
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of a process (from /proc/<pid>/status), 0 if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except FileNotFoundError:
+        pass
+    return 0
