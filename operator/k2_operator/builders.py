@@ -71,6 +71,8 @@ class JobInputs:
     image: str
     image_pull_policy: str
     secret_env: tuple[SecretEnv, ...] = ()
+    #: Secrets whose every key becomes an env var (object-storage credentials such as AWS_ACCESS_KEY_ID).
+    env_from_secrets: tuple[str, ...] = ()
     spark_conf: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -184,6 +186,10 @@ def job_env(inputs: JobInputs) -> list[dict[str, Any]]:
     return env + [secret.as_env_var() for secret in inputs.secret_env]
 
 
+def env_from(inputs: JobInputs) -> list[dict[str, Any]]:
+    return [{"secretRef": {"name": name}} for name in inputs.env_from_secrets]
+
+
 def build_driver_pod(inputs: JobInputs) -> dict[str, Any]:
     plan = inputs.plan.driver
     return {
@@ -205,6 +211,7 @@ def build_driver_pod(inputs: JobInputs) -> dict[str, Any]:
                     "imagePullPolicy": inputs.image_pull_policy,
                     "command": spark_submit_command(inputs),
                     "env": job_env(inputs),
+                    "envFrom": env_from(inputs),
                     "ports": driver_ports(),
                     "resources": {
                         "requests": {"cpu": plan.cpu_request, "memory": plan.memory},
@@ -261,6 +268,7 @@ def build_executor_pod_template(inputs: JobInputs) -> dict[str, Any]:
                 {
                     "name": EXECUTOR_CONTAINER,
                     "env": [secret.as_env_var() for secret in inputs.secret_env],
+                    "envFrom": env_from(inputs),
                     "securityContext": container_security_context(),
                 }
             ],

@@ -20,8 +20,8 @@ cores  bronze-binance / bronze-kraken  silver-binance / silver-kraken  gold
 Executors have 2 cores when a job's executor cores are even (fewer JVMs), else 1 core each (Spark
 executors of one job are uniform).
 
-Memory: a pod gets ``cores x memoryPerCore``. Of that, a quarter (at least 384 MiB, Spark's own floor)
-is set as ``memoryOverhead`` (off-heap, Python workers), the rest is the JVM heap
+Memory: a pod gets ``cores x memoryPerCore``. Of that, a quarter (at least 384 MiB, Spark's own floor,
+but at most half the pod) is set as ``memoryOverhead`` (off-heap, Python workers), the rest is the JVM heap
 (``spark.driver.memory`` / ``spark.executor.memory``). Spark asks Kubernetes for heap + overhead, so the
 executor pods' memory request and limit are exactly ``cores x memoryPerCore``, like the driver's.
 
@@ -134,8 +134,8 @@ def plan_pipeline(
         raise ValueError(f"totalCores must be at least {MIN_CORES_PER_JOB * len(jobs)}, got {total_cores}")
     if not 0 < cpu_request_ratio <= 1:
         raise ValueError(f"cpuRequestRatio must be in (0, 1], got {cpu_request_ratio}")
-    if memory_per_core_mib < 2 * MIN_OVERHEAD_MIB:
-        raise ValueError(f"memoryPerCore must be at least {2 * MIN_OVERHEAD_MIB} MiB")
+    if memory_per_core_mib < 2:
+        raise ValueError(f"memoryPerCore must be at least 2 MiB, got {memory_per_core_mib}")
     ordered = tuple(job for job in JOB_NAMES if job in jobs)
     executor_cores = _split_executor_cores(total_cores, ordered)
     plans = {
@@ -180,7 +180,8 @@ def _job_plan(job: str, executor_cores: int, memory_per_core_mib: int, ratio: fl
 
 def _pod_size(cores: int, memory_per_core_mib: int, ratio: float) -> PodSize:
     memory_mib = cores * memory_per_core_mib
-    overhead_mib = max(MIN_OVERHEAD_MIB, math.ceil(memory_mib * OVERHEAD_FRACTION))
+    # Spark's 384 MiB floor, but never more than half the pod (tiny pods still get a heap).
+    overhead_mib = max(min(MIN_OVERHEAD_MIB, memory_mib // 2), math.ceil(memory_mib * OVERHEAD_FRACTION))
     return PodSize(
         cores=cores,
         heap_mib=memory_mib - overhead_mib,

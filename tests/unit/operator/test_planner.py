@@ -73,7 +73,7 @@ def test_cpu_request_ratio_scales_requests_not_spark_cores_or_limits() -> None:
 
 
 @pytest.mark.parametrize(
-    ("total", "memory", "ratio"), [(9, 2048, 1.0), (14, 512, 1.0), (14, 2048, 0), (14, 2048, 1.5)]
+    ("total", "memory", "ratio"), [(9, 2048, 1.0), (14, 1, 1.0), (14, 2048, 0), (14, 2048, 1.5)]
 )
 def test_impossible_budgets_are_rejected(total: int, memory: int, ratio: float) -> None:
     with pytest.raises(ValueError):
@@ -103,3 +103,8 @@ def test_status_entry_of_a_job_plan_sums_its_kubernetes_cpu_requests() -> None:
         "executorMemory": "2048Mi",
         "cpuRequest": "2000m",
     }
+
+
+def test_small_memory_per_core_keeps_half_the_pod_as_heap() -> None:
+    driver = plan_pipeline(14, 512)["gold"].driver
+    assert (driver.heap_mib, driver.overhead_mib, driver.memory) == (256, 256, "512Mi")

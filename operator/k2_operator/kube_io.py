@@ -1,0 +1,204 @@
+"""The operator's calls to the API server, and nothing else: read children, create/replace/delete them,
+patch the pipeline's status. Every read goes to the API server (no cache), so a decision never rests on
+a stale view of what exists; creates are idempotent (fixed names, 409 means it is there already)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from k2_operator import naming as n
+from k2_operator.spec_hash import hash_of
+from k2_operator.state_machine import ObservedDriver
+
+log = logging.getLogger("k2_operator.kube")
+
+NOT_FOUND = 404
+CONFLICT = 409
+
+
+def new_api_client() -> client.ApiClient:
+    """In a pod: the pod's ServiceAccount; elsewhere: $KUBECONFIG or ~/.kube/config."""
+    try:
+        config.load_incluster_config()
+        return client.ApiClient()
+    except config.ConfigException:
+        return config.new_client_from_config()
+
+
+class KubeApi:
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self.api_client = api_client
+        # Typed as Any: the bodies sent are plain dicts (the client takes them), not its model classes.
+        self.core: Any = client.CoreV1Api(api_client)
+        self.rbac: Any = client.RbacAuthorizationV1Api(api_client)
+        self.custom: Any = client.CustomObjectsApi(api_client)
+
+    # --- the pipeline ----------------------------------------------------------------------------
+
+    def get_pipeline(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            body: dict[str, Any] = self.custom.get_namespaced_custom_object(
+                n.GROUP, n.VERSION, namespace, n.PLURAL, name
+            )
+        except ApiException as error:
+            if error.status == NOT_FOUND:
+                return None
+            raise
+        return body
+
+    def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        self.custom.patch_namespaced_custom_object_status(
+            n.GROUP, n.VERSION, namespace, n.PLURAL, name, {"status": status}
+        )
+
+    # --- reading children ------------------------------------------------------------------------
+
+    def driver_pods(self, namespace: str, pipeline: str) -> dict[str, ObservedDriver]:
+        pods = self.core.list_namespaced_pod(namespace, label_selector=n.driver_selector(pipeline)).items
+        return {pod.metadata.labels[n.LABEL_JOB]: observed_driver(pod) for pod in pods}
+
+    def config_maps(self, namespace: str, pipeline: str) -> dict[str, dict[str, Any]]:
+        items = self.core.list_namespaced_config_map(
+            namespace, label_selector=n.children_selector(pipeline)
+        ).items
+        return self._by_job(items)
+
+    def services(self, namespace: str, pipeline: str) -> dict[str, dict[str, Any]]:
+        items = self.core.list_namespaced_service(
+            namespace, label_selector=n.children_selector(pipeline)
+        ).items
+        return self._by_job(items)
+
+    def _by_job(self, items: list[Any]) -> dict[str, dict[str, Any]]:
+        objects = (self.api_client.sanitize_for_serialization(item) for item in items)
+        return {
+            obj["metadata"]["labels"][n.LABEL_JOB]: obj
+            for obj in objects
+            if n.LABEL_JOB in obj["metadata"]["labels"]
+        }
+
+    # --- writing children ------------------------------------------------------------------------
+
+    def create_pod(self, pod: dict[str, Any]) -> bool:
+        """False when a pod of that name exists already (a crashed run created it)."""
+        return self._create(lambda: self.core.create_namespaced_pod(pod["metadata"]["namespace"], pod))
+
+    def delete_pod(self, namespace: str, name: str) -> None:
+        try:
+            self.core.delete_namespaced_pod(name, namespace)
+        except ApiException as error:
+            if error.status != NOT_FOUND:
+                raise
+
+    def delete_child(self, obj: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        delete = {
+            "ConfigMap": self.core.delete_namespaced_config_map,
+            "Service": self.core.delete_namespaced_service,
+        }[obj["kind"]]
+        try:
+            delete(meta["name"], meta["namespace"])
+        except ApiException as error:
+            if error.status != NOT_FOUND:
+                raise
+
+    def sync_config_map(self, desired: dict[str, Any], existing: dict[str, Any] | None) -> bool:
+        """Create or replace the ConfigMap when its hash differs; True when something was written."""
+        if existing is not None and hash_of(existing) == hash_of(desired):
+            return False
+        namespace, name = desired["metadata"]["namespace"], desired["metadata"]["name"]
+        if existing is None:
+            if self._create(lambda: self.core.create_namespaced_config_map(namespace, desired)):
+                return True
+            existing = self.api_client.sanitize_for_serialization(
+                self.core.read_namespaced_config_map(name, namespace)
+            )
+        body = _with_resource_version(desired, existing)
+        self.core.replace_namespaced_config_map(name, namespace, body)
+        return True
+
+    def sync_service(self, desired: dict[str, Any], existing: dict[str, Any] | None) -> bool:
+        if existing is not None and hash_of(existing) == hash_of(desired):
+            return False
+        namespace, name = desired["metadata"]["namespace"], desired["metadata"]["name"]
+        if existing is None:
+            if self._create(lambda: self.core.create_namespaced_service(namespace, desired)):
+                return True
+            existing = self.api_client.sanitize_for_serialization(
+                self.core.read_namespaced_service(name, namespace)
+            )
+        body = _with_resource_version(desired, existing)
+        body["spec"]["clusterIP"] = existing["spec"].get("clusterIP")  # immutable
+        self.core.replace_namespaced_service(name, namespace, body)
+        return True
+
+    def ensure_driver_rbac(
+        self, service_account: dict[str, Any], role: dict[str, Any], binding: dict[str, Any]
+    ) -> None:
+        namespace = role["metadata"]["namespace"]
+        self._create(lambda: self.core.create_namespaced_service_account(namespace, service_account))
+        if not self._create(lambda: self.rbac.create_namespaced_role(namespace, role)):
+            current = self.rbac.read_namespaced_role(role["metadata"]["name"], namespace)
+            current_rules = self.api_client.sanitize_for_serialization(current.rules) or []
+            if current_rules != role["rules"]:
+                self.rbac.replace_namespaced_role(
+                    role["metadata"]["name"],
+                    namespace,
+                    {
+                        **role,
+                        "metadata": {
+                            **role["metadata"],
+                            "resourceVersion": current.metadata.resource_version,
+                        },
+                    },
+                )
+        self._create(lambda: self.rbac.create_namespaced_role_binding(namespace, binding))
+
+    @staticmethod
+    def _create(call: Any) -> bool:
+        try:
+            call()
+        except ApiException as error:
+            if error.status == CONFLICT:
+                return False
+            raise
+        return True
+
+
+def _with_resource_version(desired: dict[str, Any], existing: dict[str, Any]) -> dict[str, Any]:
+    metadata = {**desired["metadata"], "resourceVersion": existing["metadata"]["resourceVersion"]}
+    return (
+        {**desired, "metadata": metadata, "spec": dict(desired["spec"])}
+        if "spec" in desired
+        else {
+            **desired,
+            "metadata": metadata,
+        }
+    )
+
+
+def observed_driver(pod: Any) -> ObservedDriver:
+    meta, status = pod.metadata, pod.status
+    return ObservedDriver(
+        name=meta.name,
+        phase=(status.phase if status else None) or "Pending",
+        spec_hash=(meta.annotations or {}).get(n.ANNOTATION_SPEC_HASH),
+        created_at=meta.creation_timestamp.timestamp(),
+        terminating=meta.deletion_timestamp is not None,
+        reason=failure_reason(status),
+    )
+
+
+def failure_reason(status: Any) -> str:
+    """The most specific reason a pod gives: a terminated container's reason and exit code, else the pod's."""
+    if status is None:
+        return ""
+    for container in status.container_statuses or []:
+        terminated = container.state.terminated if container.state else None
+        if terminated is not None:
+            return f"{terminated.reason or 'Terminated'} (exit code {terminated.exit_code})"
+    return " ".join(part for part in (status.reason, status.message) if part)
