@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from k2_operator.builders import JobInputs, PipelineRef, SecretEnv
 from k2_operator.planner import plan_pipeline
@@ -21,7 +23,7 @@ def make_inputs(job: str = "silver-binance", total_cores: int = 14, **overrides:
         checkpoints_uri="s3a://k2/checkpoints",
         metrics_port=8000,
     )
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "pipeline": PipelineRef(name="prod", namespace="k2", uid="0000-1111"),
         "job": job,
         "plan": plan_pipeline(total_cores, 2048)[job],
@@ -32,7 +34,7 @@ def make_inputs(job: str = "silver-binance", total_cores: int = 14, **overrides:
         "spark_conf": {"spark.sql.shuffle.partitions": "8"},
     }
     values.update(overrides)
-    return JobInputs(**values)  # type: ignore[arg-type]
+    return JobInputs(**values)
 
 
 @pytest.fixture

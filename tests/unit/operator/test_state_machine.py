@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 from k2_operator.state_machine import (
@@ -29,7 +30,7 @@ POLICY = RestartPolicy(
 def situation(
     driver: ObservedDriver | None = None, record: JobRecord | None = None, now: float = 1000.0, **kw: object
 ) -> JobSituation:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "job": "gold",
         "desired_hash": HASH,
         "pod_name": POD,
@@ -41,17 +42,17 @@ def situation(
         "now": now,
     }
     values.update(kw)
-    return JobSituation(**values)  # type: ignore[arg-type]
+    return JobSituation(**values)
 
 
 def pod(
-    phase: str = "Running", spec_hash: str | None = HASH, created_at: float = 900.0, **kw: object
+    phase: str = "Running", spec_hash: str | None = HASH, created_at: float = 900.0, **kw: Any
 ) -> ObservedDriver:
-    return ObservedDriver(name=POD, phase=phase, spec_hash=spec_hash, created_at=created_at, **kw)  # type: ignore[arg-type]
+    return ObservedDriver(name=POD, phase=phase, spec_hash=spec_hash, created_at=created_at, **kw)
 
 
-def recorded(phase: JobPhase, **kw: object) -> JobRecord:
-    return dataclasses.replace(JobRecord(phase=phase.value, driver_pod=POD, spec_hash=HASH), **kw)  # type: ignore[arg-type]
+def recorded(phase: JobPhase, **kw: Any) -> JobRecord:
+    return dataclasses.replace(JobRecord(phase=phase.value, driver_pod=POD, spec_hash=HASH), **kw)
 
 
 def reasons(decision: JobDecision) -> list[str]:
