@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from k2_operator.reconciler import Coalescer
+from k2_operator.coalescer import Coalescer
 
 pytestmark = pytest.mark.unit
 
