@@ -1,0 +1,46 @@
+"""What every exchange parser shares: the error type and strict JSON loading.
+
+Prices and quantities must stay exact decimal text, so JSON numbers are parsed as Decimal, never
+float (a float would turn Kraken's 0.1 into 0.1000000000000000055...).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+
+class FeedParseError(ValueError):
+    """A message that is not what the exchange documents: counted, logged with its text, skipped."""
+
+
+def load_json(text: str) -> Any:
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise FeedParseError(f"not JSON: {exc.msg} at char {exc.pos}") from None
+
+
+def require(payload: dict[str, Any], key: str, kinds: type | tuple[type, ...], where: str) -> Any:
+    """payload[key] if present and of the expected JSON type (bool is not accepted as a number)."""
+    if key not in payload:
+        raise FeedParseError(f"{where}: missing field {key!r}")
+    value = payload[key]
+    if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
+        raise FeedParseError(f"{where}: field {key!r} is a boolean")
+    if not isinstance(value, kinds):
+        raise FeedParseError(f"{where}: field {key!r} has type {type(value).__name__}")
+    return value
+
+
+def decimal_text(value: Any, where: str) -> str:
+    """Exact decimal text of a JSON number or numeric string ('43000.10' stays '43000.10')."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        raise FeedParseError(f"{where}: not a number: {value!r}")
+    text = str(value)
+    try:
+        Decimal(text)
+    except ArithmeticError:
+        raise FeedParseError(f"{where}: not a number: {value!r}") from None
+    return text

@@ -1,0 +1,54 @@
+"""Replay recorded exchange messages (spark_jobs/feeds/samples/<exchange>.jsonl) in their exact
+wire format, at the original pace or faster.
+
+A recording is JSON lines `{"offset_seconds": 0.123, "raw": "<the message text as received>"}`; the
+raw text is kept as a string so malformed messages can be recorded and replayed too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from spark_jobs.feeds.sources import Received, now_micros
+
+SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
+
+
+def sample_path(exchange: str) -> Path:
+    return SAMPLES_DIR / f"{exchange}.jsonl"
+
+
+def read_recording(path: Path) -> list[tuple[float, str]]:
+    """(offset in seconds from the first message, raw text) per recorded message."""
+    entries = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            entries.append((float(entry["offset_seconds"]), str(entry["raw"])))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{number}: not a recording line ({exc})") from None
+    return entries
+
+
+async def replay_messages(path: Path, speed: float = 1.0, loops: int = 1) -> AsyncIterator[Received]:
+    """The recording's messages; `speed` 1 keeps the original gaps, 10 is ten times faster, 0 is
+    as fast as possible. `loops` > 1 plays it again (0 = forever)."""
+    entries = read_recording(path)
+    played = 0
+    while loops == 0 or played < loops:
+        started = time.monotonic()
+        for offset, raw in entries:
+            if speed > 0:
+                delay = started + offset / speed - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            else:
+                await asyncio.sleep(0)  # let the producer's delivery reports and signals run
+            yield Received(raw, now_micros())
+        played += 1

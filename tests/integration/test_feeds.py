@@ -1,0 +1,159 @@
+"""The feed into a real broker and registry: recorded replay, malformed input, synthetic rate, the
+`k2 feed` command and its clean shutdown on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from confluent_kafka.schema_registry import SchemaRegistryClient
+
+from spark_jobs.cli import main as k2_main
+from spark_jobs.contracts import EXCHANGES, raw_topic, value_subject
+from spark_jobs.feeds import run_feed
+from spark_jobs.local_infra.kafka_broker import KafkaBroker
+from spark_jobs.local_infra.schema_registry import SchemaRegistry
+from spark_jobs.synthetic_trades import confluent_schema_id
+from tests.fixtures.kafka_fixtures import (
+    decode_values,
+    read_topic,
+    sample_manifest,
+    topic_size,
+    write_recording,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def test_replay_produces_every_trade_of_the_sample_decodable_with_the_registry(
+    kafka_broker: KafkaBroker, schema_registry: SchemaRegistry, unique_raw_topics: dict[str, str]
+) -> None:
+    manifest = sample_manifest()
+    stats = run_feed(
+        EXCHANGES, "replay", 0, None, kafka_broker.bootstrap_servers, schema_registry.url,
+        speed=0, topics=unique_raw_topics,
+    )  # fmt: skip
+
+    registry = SchemaRegistryClient({"url": schema_registry.url})
+    for exchange, topic in unique_raw_topics.items():
+        expected = manifest[exchange]
+        counters = stats.exchanges[exchange]
+        assert counters.received == expected["messages"]
+        assert counters.trades == counters.produced == expected["trades"]  # multi-trade messages in full
+        assert counters.parse_errors == expected["malformed"]
+        assert counters.control_messages == expected["control"]
+        assert counters.delivery_errors == counters.undelivered == 0
+
+        messages = read_topic(kafka_broker.bootstrap_servers, topic, expected["trades"])
+        assert len(messages) == expected["trades"]
+        schema_id = registry.get_latest_version(value_subject(topic)).schema_id
+        assert {confluent_schema_id(m.value() or b"") for m in messages} == {schema_id}
+        records = decode_values(schema_registry.url, topic, messages)
+        assert [(m.key() or b"").decode() for m in messages] == [r["symbol"] for r in records]
+        assert len({(r["symbol"], r["trade_id"]) for r in records}) == expected["trades"]  # no duplicates
+        assert all(float(r["price"]) > 0 and float(r["quantity"]) > 0 for r in records)
+
+
+def test_malformed_replay_lines_are_counted_logged_and_not_produced(
+    kafka_broker: KafkaBroker,
+    schema_registry: SchemaRegistry,
+    unique_raw_topics: dict[str, str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    good = (
+        '{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD","side":"buy","price":64000.1,'
+        '"qty":0.5,"ord_type":"market","trade_id":%d,"timestamp":"2024-06-03T14:30:00.123456Z"}]}'
+    )
+    malformed = [
+        '{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD"',  # cut off mid-message
+        '{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD","side":"buy","price":"x",'
+        '"qty":1,"ord_type":"limit","trade_id":9,"timestamp":"2024-06-03T14:30:01Z"}]}',  # price not a number
+        '{"channel":"trade","type":"update","data":[]}',  # a trade message without trades
+    ]
+    write_recording(tmp_path / "kraken.jsonl", [good % 1, *malformed, good % 2, '{"channel":"heartbeat"}'])
+
+    with caplog.at_level(logging.WARNING, logger="spark_jobs.feeds.runner"):
+        stats = run_feed(
+            ["kraken"], "replay", 0, None, kafka_broker.bootstrap_servers, schema_registry.url,
+            speed=0, topics=unique_raw_topics, samples_dir=tmp_path,
+        )  # fmt: skip
+
+    counters = stats.exchanges["kraken"]
+    assert (counters.received, counters.parse_errors, counters.control_messages) == (6, 3, 1)
+    assert counters.produced == 2
+    assert topic_size(kafka_broker.bootstrap_servers, unique_raw_topics["kraken"]) == 2
+    logged_raw = [record.__dict__.get("raw") for record in caplog.records]
+    assert logged_raw == malformed  # each skipped message is logged with its text
+
+
+def test_synthetic_rate_is_honoured_within_ten_percent(
+    kafka_broker: KafkaBroker, schema_registry: SchemaRegistry, unique_raw_topics: dict[str, str]
+) -> None:
+    rate, duration = 150.0, 4.0
+    stats = run_feed(
+        EXCHANGES, "synthetic", rate, duration, kafka_broker.bootstrap_servers, schema_registry.url,
+        topics=unique_raw_topics,
+    )  # fmt: skip
+
+    assert stats.elapsed_seconds == pytest.approx(duration, abs=1.0)
+    for exchange, topic in unique_raw_topics.items():
+        produced = stats.exchanges[exchange].produced
+        assert produced == pytest.approx(rate * duration, rel=0.10), exchange
+        assert topic_size(kafka_broker.bootstrap_servers, topic) == produced
+
+
+def test_k2_feed_command_replays_into_both_topics(
+    kafka_broker: KafkaBroker, schema_registry: SchemaRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suffix = f".cli{uuid.uuid4().hex[:6]}"
+    kafka_broker.create_topics([raw_topic(exchange) + suffix for exchange in EXCHANGES])
+    code = k2_main(
+        ["feed", "--source", "replay", "--speed", "0", "--topic-suffix", suffix,
+         "--bootstrap-servers", kafka_broker.bootstrap_servers, "--registry-url", schema_registry.url]
+    )  # fmt: skip
+
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    for exchange, expected in sample_manifest().items():
+        assert printed["exchanges"][exchange]["produced"] == expected["trades"]
+        assert topic_size(kafka_broker.bootstrap_servers, raw_topic(exchange) + suffix) == expected["trades"]
+
+
+def test_sigterm_stops_the_feed_cleanly_with_everything_flushed(
+    kafka_broker: KafkaBroker, schema_registry: SchemaRegistry, unique_raw_topics: dict[str, str]
+) -> None:
+    suffix = unique_raw_topics["binance"].removeprefix(raw_topic("binance"))
+    command = [
+        sys.executable, "-m", "spark_jobs.cli", "feed", "--exchange", "binance", "--source", "synthetic",
+        "--rate", "100", "--topic-suffix", suffix,
+        "--bootstrap-servers", kafka_broker.bootstrap_servers, "--registry-url", schema_registry.url,
+    ]  # fmt: skip
+    feed = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while topic_size(kafka_broker.bootstrap_servers, unique_raw_topics["binance"]) == 0:
+            assert time.monotonic() < deadline, "the feed produced nothing within 60 s"
+            assert feed.poll() is None, feed.communicate()[1]
+            time.sleep(0.2)
+        feed.send_signal(signal.SIGTERM)
+        out, err = feed.communicate(timeout=30)
+    finally:
+        if feed.poll() is None:
+            feed.kill()
+
+    assert feed.returncode == 0, err
+    produced = json.loads(out)["exchanges"]["binance"]["produced"]
+    assert produced > 0
+    assert topic_size(kafka_broker.bootstrap_servers, unique_raw_topics["binance"]) == produced
+    assert '"message": "feed stopped"' in err  # structured JSON log line
