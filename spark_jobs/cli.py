@@ -8,7 +8,9 @@ import importlib
 import sys
 
 #: subcommand -> (module, one-line help). The module exposes `add_arguments(parser)` and `run(args)`.
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "feed": ("spark_jobs.feeds.cli", "produce Binance/Kraken trades to Kafka: live, replay or synthetic"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
