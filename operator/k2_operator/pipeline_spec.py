@@ -1,0 +1,371 @@
+"""The typed spec of a StreamingPipeline: what the operator's pure logic takes.
+
+`PipelineSpec.from_cr_spec(cr["spec"])` parses a CR's spec (camelCase, as the API server returns it),
+applies the same defaults as the CRD in crds/streamingpipelines.k2.dev.yaml and checks what the
+operator relies on. The CRD stays the single source of the schema; tests/unit/test_pipeline_spec.py
+walks its defaults and its Spark conf denylist and fails when this module disagrees.
+
+The API server already rejected invalid specs; the checks here exist for the code paths that do not go
+through it (a YAML file parsed directly, a unit test) and raise `PipelineSpecError` naming the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, TypeVar
+
+from spark_jobs.contracts import EXCHANGES, JOBS, raw_topic
+from spark_jobs.job_config import JobConfig
+
+#: Spark settings the operator sets itself for every job; `spec.sparkConf` may not contain them.
+#: The CRD's sparkConf CEL rule lists exactly these (tests check the drift).
+SPARK_CONF_DENYLIST: Final[tuple[str, ...]] = (
+    "spark.master",
+    "spark.submit.deployMode",
+    "spark.app.name",
+    "spark.jars",
+    "spark.jars.packages",
+    "spark.driver.host",
+    "spark.driver.port",
+    "spark.driver.bindAddress",
+    "spark.blockManager.port",
+    "spark.driver.cores",
+    "spark.driver.memory",
+    "spark.executor.instances",
+    "spark.executor.cores",
+    "spark.executor.memory",
+    "spark.dynamicAllocation.enabled",
+    "spark.kubernetes.namespace",
+    "spark.kubernetes.container.image",
+    "spark.kubernetes.container.image.pullPolicy",
+    "spark.kubernetes.driver.pod.name",
+    "spark.kubernetes.executor.podTemplateFile",
+    "spark.kubernetes.authenticate.driver.serviceAccountName",
+    "spark.kubernetes.driver.request.cores",
+    "spark.kubernetes.executor.request.cores",
+    "spark.sql.streaming.checkpointLocation",
+)
+
+PullPolicy = Literal["Always", "IfNotPresent", "Never"]
+RestartType = Literal["Never", "OnFailure", "Always"]
+StartingOffsets = Literal["earliest", "latest"]
+
+MIN_TOTAL_CORES: Final = 12
+MAX_TOTAL_CORES: Final = 16
+
+
+class PipelineSpecError(ValueError):
+    """A spec the CRD would reject (or did not check); the message starts with the field path."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+# --- the model ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CredentialsSecretRef:
+    """A Secret holding a username and a password (SASL for Kafka, basic auth for the registry)."""
+
+    name: str
+    username_key: str = "username"
+    password_key: str = "password"
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A Secret whose keys all become environment variables (object-storage credentials)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class KafkaSpec:
+    bootstrap_servers: str
+    credentials_secret_ref: CredentialsSecretRef | None = None
+    starting_offsets: StartingOffsets = "earliest"
+    max_offsets_per_trigger: int = 50_000
+
+
+@dataclass(frozen=True)
+class SchemaRegistrySpec:
+    url: str
+    credentials_secret_ref: CredentialsSecretRef | None = None
+
+
+@dataclass(frozen=True)
+class StorageSpec:
+    tables_uri: str
+    checkpoints_uri: str
+    secret_ref: SecretRef | None = None
+    #: Hadoop keys without the `spark.hadoop.` prefix (read-only by convention).
+    hadoop_conf: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExchangeSpec:
+    name: str
+    symbols: tuple[str, ...]
+    #: Raw Kafka topic; the CRD leaves it unset and this model fills in contracts.raw_topic(name).
+    topic: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.topic:
+            object.__setattr__(self, "topic", raw_topic(self.name))
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    """Spark processing-time intervals ("10 seconds"), the format JobConfig.trigger_interval uses."""
+
+    bronze: str = "10 seconds"
+    silver: str = "10 seconds"
+    gold: str = "10 seconds"
+    gold_watermark: str = "10 minutes"
+
+    def interval(self, layer: str) -> str:
+        return str(getattr(self, layer))
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    total_cores: int = 14
+    memory_per_core: str = "2Gi"
+    #: Kubernetes CPU request = Spark cores x this ratio.
+    cpu_request_ratio: float = 1.0
+
+
+@dataclass(frozen=True)
+class RestartPolicySpec:
+    type: RestartType = "OnFailure"
+    max_retries: int = 5
+    backoff_initial_seconds: int = 10
+    backoff_max_seconds: int = 300
+    reset_after_seconds: int = 600
+
+    def backoff_seconds(self, restarts: int) -> int:
+        """Delay before restart number `restarts + 1`: initial x 2^restarts, capped at the maximum."""
+        return int(min(self.backoff_initial_seconds * 2 ** max(restarts, 0), self.backoff_max_seconds))
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    image: str
+    kafka: KafkaSpec
+    schema_registry: SchemaRegistrySpec
+    storage: StorageSpec
+    exchanges: tuple[ExchangeSpec, ...]
+    image_pull_policy: PullPolicy = "IfNotPresent"
+    suspend: bool = False
+    driver_start_timeout_seconds: int = 300
+    triggers: TriggerSpec = field(default_factory=TriggerSpec)
+    resources: ResourceSpec = field(default_factory=ResourceSpec)
+    restart_policy: RestartPolicySpec = field(default_factory=RestartPolicySpec)
+    #: Extra Spark settings for every job (read-only by convention); never a SPARK_CONF_DENYLIST key.
+    spark_conf: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_cr_spec(cls, spec: Mapping[str, Any]) -> PipelineSpec:
+        """Parse a StreamingPipeline's `.spec` (camelCase), applying the CRD's defaults."""
+        return _parse_dataclass(cls, spec, "spec")
+
+    def to_cr_spec(self) -> dict[str, Any]:
+        """The camelCase `.spec` of this model, every default spelled out."""
+        return _to_camel(self)
+
+    @property
+    def job_names(self) -> tuple[str, ...]:
+        """The jobs this pipeline runs, in contracts.JOBS order (Gold always; Bronze/Silver per exchange)."""
+        names = {e.name for e in self.exchanges}
+        return tuple(job for job, _, exchange in JOBS if exchange is None or exchange in names)
+
+    def exchange(self, name: str) -> ExchangeSpec:
+        for exchange in self.exchanges:
+            if exchange.name == name:
+                return exchange
+        raise KeyError(name)
+
+    def effective_spark_conf(self) -> dict[str, str]:
+        """User Spark conf plus the Hadoop settings as `spark.hadoop.*` (what each job receives)."""
+        hadoop = {f"spark.hadoop.{key}": value for key, value in sorted(self.storage.hadoop_conf.items())}
+        return hadoop | dict(sorted(self.spark_conf.items()))
+
+    def job_config(self, job_name: str, *, metrics_port: int = 8000) -> JobConfig:
+        """The JobConfig (job-config contract) one job of this pipeline runs with."""
+        for name, layer, exchange in JOBS:
+            if name == job_name and job_name in self.job_names:
+                if exchange is not None and self.exchange(exchange).topic != raw_topic(exchange):
+                    # JobConfig derives its topic from the exchange; a custom topic cannot reach the job yet.
+                    raise PipelineSpecError(
+                        f"spec.exchanges[{exchange}].topic", "a custom topic is not supported by JobConfig"
+                    )
+                return JobConfig(
+                    layer=layer,
+                    exchange=exchange,
+                    kafka_bootstrap_servers=self.kafka.bootstrap_servers,
+                    schema_registry_url=self.schema_registry.url,
+                    tables_uri=self.storage.tables_uri,
+                    checkpoints_uri=self.storage.checkpoints_uri,
+                    trigger_interval=self.triggers.interval(layer),
+                    gold_watermark=self.triggers.gold_watermark,
+                    max_offsets_per_trigger=self.kafka.max_offsets_per_trigger,
+                    starting_offsets=self.kafka.starting_offsets,
+                    metrics_port=metrics_port,
+                    spark_conf=self.effective_spark_conf(),
+                )
+        raise KeyError(f"{job_name!r} is not a job of this pipeline {self.job_names}")
+
+    def __post_init__(self) -> None:
+        _check_pipeline(self)
+
+
+# --- checks the operator relies on (the CRD has the full set) ------------------------------------
+
+_ENUMS: Final[dict[str, tuple[str, ...]]] = {
+    "spec.imagePullPolicy": ("Always", "IfNotPresent", "Never"),
+    "spec.kafka.startingOffsets": ("earliest", "latest"),
+    "spec.restartPolicy.type": ("Never", "OnFailure", "Always"),
+}
+
+
+def _check_pipeline(spec: PipelineSpec) -> None:
+    checks = {
+        "spec.imagePullPolicy": spec.image_pull_policy,
+        "spec.kafka.startingOffsets": spec.kafka.starting_offsets,
+        "spec.restartPolicy.type": spec.restart_policy.type,
+    }
+    for path, value in checks.items():
+        if value not in _ENUMS[path]:
+            raise PipelineSpecError(path, f"must be one of {_ENUMS[path]}, got {value!r}")
+    if not spec.image:
+        raise PipelineSpecError("spec.image", "must not be empty")
+    if not MIN_TOTAL_CORES <= spec.resources.total_cores <= MAX_TOTAL_CORES:
+        raise PipelineSpecError(
+            "spec.resources.totalCores", f"must be {MIN_TOTAL_CORES} to {MAX_TOTAL_CORES}"
+        )
+    if not 0 < spec.resources.cpu_request_ratio <= 1:
+        raise PipelineSpecError("spec.resources.cpuRequestRatio", "must be in (0, 1]")
+    policy = spec.restart_policy
+    if policy.backoff_max_seconds < policy.backoff_initial_seconds:
+        raise PipelineSpecError(
+            "spec.restartPolicy.backoffMaxSeconds", "must be at least backoffInitialSeconds"
+        )
+    if not spec.exchanges:
+        raise PipelineSpecError("spec.exchanges", "needs at least one exchange")
+    names = [e.name for e in spec.exchanges]
+    for i, name in enumerate(names):
+        if name not in EXCHANGES:
+            raise PipelineSpecError(f"spec.exchanges[{i}].name", f"must be one of {EXCHANGES}, got {name!r}")
+    if len(set(names)) != len(names):
+        raise PipelineSpecError("spec.exchanges", f"duplicate exchange names {names}")
+    owned = sorted(set(spec.spark_conf) & set(SPARK_CONF_DENYLIST))
+    if owned:
+        raise PipelineSpecError("spec.sparkConf", f"sets keys the operator owns: {', '.join(owned)}")
+
+
+# --- camelCase <-> dataclass, driven by the dataclass fields ----------------------------------------
+
+T = TypeVar("T")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _parse_dataclass(cls: type[T], data: Any, path: str) -> T:
+    if not isinstance(data, Mapping):
+        raise PipelineSpecError(path, f"must be an object, got {type(data).__name__}")
+    fields = {_camel(f.name): f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise PipelineSpecError(path, f"unknown fields {unknown}")
+    values: dict[str, Any] = {}
+    for key, fld in fields.items():
+        if key not in data:
+            if fld.default is dataclasses.MISSING and fld.default_factory is dataclasses.MISSING:
+                raise PipelineSpecError(f"{path}.{key}", "is required")
+            continue
+        values[fld.name] = _parse_value(cls, fld, data[key], f"{path}.{key}")
+    return cls(**values)
+
+
+def _parse_value(owner: type, fld: dataclasses.Field[Any], value: Any, path: str) -> Any:
+    nested = _NESTED.get((owner.__name__, fld.name))
+    if nested is list:
+        if not isinstance(value, list):
+            raise PipelineSpecError(path, "must be a list")
+        return tuple(_parse_dataclass(ExchangeSpec, item, f"{path}[{i}]") for i, item in enumerate(value))
+    if nested is not None:
+        return _parse_dataclass(nested, value, path)
+    return _parse_scalar(fld, value, path)
+
+
+def _parse_scalar(fld: dataclasses.Field[Any], value: Any, path: str) -> Any:
+    kind = _SCALAR_KINDS.get(fld.name, str)
+    if kind is dict:
+        if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise PipelineSpecError(path, "must map strings to strings")
+        return dict(value)
+    if kind is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise PipelineSpecError(path, "must be a list of strings")
+        return tuple(value)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is int and isinstance(value, bool):
+        raise PipelineSpecError(path, "must be an integer")
+    if not isinstance(value, kind):
+        raise PipelineSpecError(path, f"must be a {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+#: (dataclass, field) -> nested dataclass (or `list` for the exchanges list).
+_NESTED: Final[dict[tuple[str, str], Any]] = {
+    ("PipelineSpec", "kafka"): KafkaSpec,
+    ("PipelineSpec", "schema_registry"): SchemaRegistrySpec,
+    ("PipelineSpec", "storage"): StorageSpec,
+    ("PipelineSpec", "exchanges"): list,
+    ("PipelineSpec", "triggers"): TriggerSpec,
+    ("PipelineSpec", "resources"): ResourceSpec,
+    ("PipelineSpec", "restart_policy"): RestartPolicySpec,
+    ("KafkaSpec", "credentials_secret_ref"): CredentialsSecretRef,
+    ("SchemaRegistrySpec", "credentials_secret_ref"): CredentialsSecretRef,
+    ("StorageSpec", "secret_ref"): SecretRef,
+}
+
+#: Non-string scalar fields by name (every other scalar is a string).
+_SCALAR_KINDS: Final[dict[str, type]] = {
+    "suspend": bool,
+    "driver_start_timeout_seconds": int,
+    "max_offsets_per_trigger": int,
+    "total_cores": int,
+    "cpu_request_ratio": float,
+    "max_retries": int,
+    "backoff_initial_seconds": int,
+    "backoff_max_seconds": int,
+    "reset_after_seconds": int,
+    "hadoop_conf": dict,
+    "spark_conf": dict,
+    "symbols": tuple,
+}
+
+
+def _to_camel(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            _camel(f.name): _to_camel(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if getattr(value, f.name) is not None
+        }
+    if isinstance(value, tuple):
+        return [_to_camel(v) for v in value]
+    if isinstance(value, dict):
+        return dict(value)
+    return value
