@@ -1,0 +1,113 @@
+"""kopf handlers: thin. Every trigger (create, update, resume, the periodic timer, a driver pod event)
+runs the same reconciliation of the pipeline, read fresh from the API server, one at a time per pipeline.
+
+Run: ``python -m k2_operator`` (or ``kopf run --standalone -A -m k2_operator.handlers``).
+Environment: K2_OPERATOR_RESYNC_SECONDS (timer interval, default 10), K2_OPERATOR_METRICS_PORT (8080,
+0 = off), K2_OPERATOR_METRICS_ADDRESS (0.0.0.0).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping
+from typing import Any, cast
+
+import kopf
+
+from k2_operator import naming as n
+from k2_operator import operator_metrics as metrics
+from k2_operator.coalescer import Coalescer
+from k2_operator.kube_io import KubeApi, new_api_client
+from k2_operator.reconciler import Reconciler
+
+log = logging.getLogger("k2_operator.handlers")
+
+RESYNC_SECONDS = float(os.environ.get("K2_OPERATOR_RESYNC_SECONDS", "10"))
+METRICS_PORT = int(os.environ.get("K2_OPERATOR_METRICS_PORT", "8080"))
+METRICS_ADDRESS = os.environ.get("K2_OPERATOR_METRICS_ADDRESS", "0.0.0.0")
+FINALIZER = f"{n.GROUP}/operator"
+KOPF_PREFIX = f"kopf.{n.GROUP}"
+
+_state: dict[str, Reconciler] = {}
+_coalescer = Coalescer()
+
+
+def reconciler() -> Reconciler:
+    if "reconciler" not in _state:
+        _state["reconciler"] = Reconciler(KubeApi(new_api_client()))
+    return _state["reconciler"]
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.peering.standalone = True  # one replica; the Deployment never runs two
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=KOPF_PREFIX)
+    settings.posting.enabled = True
+    settings.posting.loggers = False  # Events are posted explicitly, one per transition
+    settings.execution.max_workers = 8
+    if METRICS_PORT:
+        metrics.serve(METRICS_PORT, METRICS_ADDRESS)
+    log.info("k2-operator started", extra={"resync_seconds": RESYNC_SECONDS, "metrics_port": METRICS_PORT})
+
+
+def reconcile_named(namespace: str, name: str, trigger: str) -> None:
+    _coalescer.run((namespace, name), lambda: _reconcile_once(namespace, name, trigger))
+
+
+def _reconcile_once(namespace: str, name: str, trigger: str) -> None:
+    rec = reconciler()
+    body = rec.api.get_pipeline(namespace, name)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return
+    metrics.RECONCILIATIONS.labels(trigger).inc()
+    started = time.perf_counter()
+    try:
+        outcome = rec.reconcile(body)
+    except Exception as error:
+        metrics.RECONCILE_ERRORS.labels(type(error).__name__).inc()
+        log.exception(
+            "reconcile failed", extra={"namespace": namespace, "pipeline": name, "trigger": trigger}
+        )
+        raise
+    finally:
+        metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
+    metrics.PHASES.set(namespace, name, outcome.phase)
+    for job in outcome.restarted_jobs:
+        metrics.JOB_RESTARTS.labels(namespace, name, job).inc()
+    for event in outcome.events:
+        kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
+
+
+@kopf.on.create(n.GROUP, n.VERSION, n.PLURAL)
+@kopf.on.update(n.GROUP, n.VERSION, n.PLURAL, field="spec")
+@kopf.on.resume(n.GROUP, n.VERSION, n.PLURAL)
+def on_pipeline_change(namespace: str | None, name: str, reason: str, **_: Any) -> None:
+    reconcile_named(namespace or "", name, str(reason))
+
+
+@kopf.timer(n.GROUP, n.VERSION, n.PLURAL, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
+def on_resync(namespace: str | None, name: str, **_: Any) -> None:
+    """Backoff deadlines, start timeouts and the healthy-period reset are time-driven: check them."""
+    reconcile_named(namespace or "", name, "timer")
+
+
+@kopf.on.event(
+    "", "v1", "pods", labels={n.LABEL_COMPONENT: n.COMPONENT_DRIVER, n.LABEL_MANAGED_BY: n.MANAGER}
+)
+def on_driver_pod_event(namespace: str | None, labels: Mapping[str, str], **_: Any) -> None:
+    pipeline = labels.get(n.LABEL_PIPELINE)
+    if pipeline and namespace:
+        reconcile_named(namespace, pipeline, "pod")
+
+
+@kopf.on.delete(n.GROUP, n.VERSION, n.PLURAL, optional=True)
+def on_pipeline_delete(namespace: str | None, name: str, **_: Any) -> None:
+    """Children go with the pipeline through their ownerReferences (the garbage collector)."""
+    metrics.PHASES.forget(namespace or "", name)
+    log.info(
+        "pipeline deleted; children are garbage-collected", extra={"namespace": namespace, "pipeline": name}
+    )

@@ -1,0 +1,203 @@
+"""One reconciliation of one StreamingPipeline: read the pipeline and its children, let the state machine
+decide per job, carry out its actions, write the status. kopf-free, so it can be driven by any trigger.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from k2_operator import driver_rbac
+from k2_operator.builders import PipelineRef
+from k2_operator.desired import DesiredPipeline, desired_pipeline
+from k2_operator.kube_io import KubeApi
+from k2_operator.pipeline_spec import PipelineSpec, PipelineSpecError
+from k2_operator.pipeline_status import (
+    PHASE_FAILED,
+    conditions,
+    pipeline_phase,
+    ready_count,
+    record_from_status,
+    record_to_status,
+)
+from k2_operator.state_machine import (
+    CreateDriver,
+    DeleteDriver,
+    JobEvent,
+    JobRecord,
+    JobSituation,
+    ObservedDriver,
+    decide_job,
+)
+
+log = logging.getLogger("k2_operator.reconciler")
+
+_WARNING_PHASES = ("Degraded", "Failed")
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One pipeline's children as read at the start of a reconciliation, by job."""
+
+    pods: dict[str, ObservedDriver]
+    config_maps: dict[str, dict[str, Any]]
+    services: dict[str, dict[str, Any]]
+
+
+@dataclass
+class Outcome:
+    phase: str
+    events: list[JobEvent] = field(default_factory=list)
+    restarted_jobs: list[str] = field(default_factory=list)
+    status_written: bool = False
+
+
+class Reconciler:
+    def __init__(self, api: KubeApi, clock: Callable[[], float] = time.time) -> None:
+        self.api = api
+        self.clock = clock
+        self._rbac_ensured: set[str] = set()  # pipeline uids
+
+    def reconcile(self, body: dict[str, Any]) -> Outcome:
+        meta = body["metadata"]
+        ref = PipelineRef(meta["name"], meta["namespace"], meta["uid"])
+        old_status: dict[str, Any] = body.get("status") or {}
+        try:
+            desired = desired_pipeline(ref, PipelineSpec.from_cr_spec(body.get("spec") or {}))
+        except (PipelineSpecError, ValueError) as error:
+            return self._invalid(ref, meta, old_status, str(error))
+        self._ensure_rbac(ref)
+        now = self.clock()
+        observed = Observed(
+            pods=self.api.driver_pods(ref.namespace, ref.name),
+            config_maps=self.api.config_maps(ref.namespace, ref.name),
+            services=self.api.services(ref.namespace, ref.name),
+        )
+        records, outcome = self._decide_and_act(desired, observed, old_status, now)
+        self._remove_unwanted(desired, observed)
+        status = self._status(desired, records, meta.get("generation", 0), old_status, now)
+        outcome.phase = status["phase"]
+        if status["phase"] != old_status.get("phase"):
+            kind = "Warning" if status["phase"] in _WARNING_PHASES else "Normal"
+            before = old_status.get("phase") or "New"
+            summary = f"pipeline {before} -> {status['phase']} ({status['ready']} running)"
+            outcome.events.append(JobEvent(kind, f"Pipeline{status['phase']}", summary))
+        outcome.status_written = self._write_status(ref, status, old_status)
+        return outcome
+
+    def _decide_and_act(
+        self, desired: DesiredPipeline, observed: Observed, old_status: dict[str, Any], now: float
+    ) -> tuple[dict[str, JobRecord], Outcome]:
+        ref = desired.ref
+        pods, config_maps, services = observed.pods, observed.config_maps, observed.services
+        old_jobs: dict[str, Any] = old_status.get("jobs") or {}
+        records: dict[str, JobRecord] = {}
+        outcome = Outcome(phase="")
+        for job, want in desired.jobs.items():
+            self.api.sync_config_map(want.config_map, config_maps.get(job))
+            self.api.sync_service(want.service, services.get(job))
+            decision = decide_job(
+                JobSituation(
+                    job=job,
+                    desired_hash=want.spec_hash,
+                    pod_name=want.pod["metadata"]["name"],
+                    driver=pods.get(job),
+                    record=record_from_status(old_jobs.get(job)),
+                    policy=desired.restart_policy,
+                    start_timeout_seconds=desired.spec.driver_start_timeout_seconds,
+                    suspended=desired.spec.suspend,
+                    now=now,
+                )
+            )
+            for action in decision.actions:
+                context = {"namespace": ref.namespace, "pipeline": ref.name, "job": job}
+                if isinstance(action, CreateDriver):
+                    created = self.api.create_pod(want.pod)
+                    log.info("driver pod created" if created else "driver pod existed", extra=context)
+                    if action.restart:
+                        outcome.restarted_jobs.append(job)
+                elif isinstance(action, DeleteDriver):
+                    self.api.delete_pod(ref.namespace, action.pod)
+                    log.info("driver pod deleted: %s", action.reason, extra=context)
+            for event in decision.events:
+                log.info("%s: %s", event.reason, event.message, extra={"pipeline": ref.name, "job": job})
+            records[job] = decision.record
+            outcome.events.extend(decision.events)
+        return records, outcome
+
+    def _remove_unwanted(self, desired: DesiredPipeline, observed: Observed) -> None:
+        """Children of jobs the spec no longer has (an exchange was removed)."""
+        ref = desired.ref
+        for job, driver in observed.pods.items():
+            if job not in desired.jobs and not driver.terminating:
+                self.api.delete_pod(ref.namespace, driver.name)
+        for children in (observed.config_maps, observed.services):
+            for job, obj in children.items():
+                if job not in desired.jobs:
+                    self.api.delete_child(obj)
+
+    def _ensure_rbac(self, ref: PipelineRef) -> None:
+        if ref.uid in self._rbac_ensured:
+            return
+        self.api.ensure_driver_rbac(
+            driver_rbac.build_service_account(ref),
+            driver_rbac.build_role(ref),
+            driver_rbac.build_role_binding(ref),
+        )
+        self._rbac_ensured.add(ref.uid)
+
+    def _status(
+        self,
+        desired: DesiredPipeline,
+        records: dict[str, JobRecord],
+        generation: int,
+        old_status: dict[str, Any],
+        now: float,
+    ) -> dict[str, Any]:
+        suspended = desired.spec.suspend
+        phase = pipeline_phase(records, suspended)
+        jobs: dict[str, Any] = {
+            job: record_to_status(r, desired.jobs[job].cores) for job, r in records.items()
+        }
+        for gone in set(old_status.get("jobs") or {}) - set(jobs):
+            jobs[gone] = None  # merge patch: remove the entry
+        return {
+            "phase": phase,
+            "observedGeneration": generation,
+            "ready": ready_count(records),
+            "message": "; ".join(f"{job}: {r.message}" for job, r in records.items() if r.phase != "Running"),
+            "conditions": conditions(records, suspended, generation, old_status.get("conditions"), now),
+            "jobs": jobs,
+            "plan": {
+                "totalCores": desired.plan.total_cores,
+                "jobs": {job: plan.as_status() for job, plan in desired.plan.jobs.items()},
+            },
+        }
+
+    def _invalid(
+        self, ref: PipelineRef, meta: dict[str, Any], old_status: dict[str, Any], error: str
+    ) -> Outcome:
+        status = {"phase": PHASE_FAILED, "observedGeneration": meta.get("generation", 0), "message": error}
+        outcome = Outcome(phase=PHASE_FAILED)
+        if old_status.get("message") != error:
+            outcome.events.append(JobEvent("Warning", "InvalidSpec", error))
+        outcome.status_written = self._write_status(ref, status, old_status)
+        return outcome
+
+    def _write_status(self, ref: PipelineRef, status: dict[str, Any], old_status: dict[str, Any]) -> bool:
+        if _pruned(status) == {key: old_status.get(key) for key in _pruned(status)}:
+            return False
+        self.api.patch_status(ref.namespace, ref.name, status)
+        return True
+
+
+def _pruned(value: Any) -> Any:
+    """``value`` without None entries (what the API server stores after a merge patch)."""
+    if isinstance(value, dict):
+        return {key: _pruned(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_pruned(item) for item in value]
+    return value
