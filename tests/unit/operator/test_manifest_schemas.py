@@ -1,0 +1,49 @@
+"""Every object the operator builds, and the RBAC manifests, are valid Kubernetes 1.37 objects (strict:
+an unknown or misspelled field fails), checked offline with kubernetes-validate's schemas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from k2_operator import driver_rbac
+from k2_operator.builders import PipelineRef
+from k2_operator.desired import desired_pipeline
+from k2_operator.pipeline_spec import PipelineSpec
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[3]
+REF = PipelineRef("crypto-trades", "default", "uid-1")
+
+
+def built_objects() -> list[dict[str, Any]]:
+    spec = yaml.safe_load((ROOT / "examples" / "streamingpipeline.yaml").read_text())["spec"]
+    pipeline = desired_pipeline(REF, PipelineSpec.from_cr_spec(spec))
+    objects: list[dict[str, Any]] = []
+    for job in pipeline.jobs.values():
+        template = yaml.safe_load(job.config_map["data"]["executor-pod-template.yaml"])
+        template["metadata"]["name"] = "executor-template"
+        objects += [job.pod, job.service, job.config_map, template]
+    objects += [
+        driver_rbac.build_service_account(REF),
+        driver_rbac.build_role(REF),
+        driver_rbac.build_role_binding(REF),
+    ]
+    objects += list(yaml.safe_load_all(driver_rbac.OPERATOR_RBAC_FILE.read_text()))
+    return objects
+
+
+@pytest.mark.parametrize("obj", built_objects(), ids=lambda o: f"{o['kind']}-{o['metadata']['name']}")
+def test_object_is_a_valid_kubernetes_object(obj: dict[str, Any]) -> None:
+    kubernetes_validate.validate(obj, "1.37", strict=True)
+
+
+def test_a_misspelled_field_would_be_caught() -> None:
+    pod = next(o for o in built_objects() if o["kind"] == "Pod")
+    pod["spec"]["containers"][0]["securityContxt"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(pod, "1.37", strict=True)
