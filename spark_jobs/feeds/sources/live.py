@@ -31,6 +31,8 @@ class ReconnectPolicy:
     ping_interval: float | None = 20.0
     ping_timeout: float | None = 20.0
     open_timeout: float = 10.0
+    #: how long a closing handshake may take before the socket is just dropped
+    close_timeout: float = 5.0
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Exponential backoff with jitter: in [d/2, d] where d = initial * 2**attempt, capped."""
@@ -68,7 +70,7 @@ async def websocket_messages(
                 open_timeout=policy.open_timeout,
                 ping_interval=policy.ping_interval,
                 ping_timeout=policy.ping_timeout,
-                close_timeout=5,
+                close_timeout=policy.close_timeout,
                 max_size=2**22,
             ) as connection:
                 stats.connects += 1
