@@ -10,7 +10,7 @@ import hashlib
 import json
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -59,7 +59,9 @@ def recorded(exchange: str) -> list[str]:
     return [raw for _, raw in read_recording(sample_path(exchange))]
 
 
-async def collect(messages: AsyncIterator[Any], count: int, timeout: float = 20.0) -> list[tuple[float, str]]:
+async def collect(
+    messages: AsyncGenerator[Any, None], count: int, timeout: float = 20.0
+) -> list[tuple[float, str]]:
     """The first `count` messages with their arrival times."""
     received: list[tuple[float, str]] = []
 

@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +56,7 @@ async def websocket_messages(
     policy: ReconnectPolicy | None = None,
     stats: ConnectionStats | None = None,
     rng: random.Random | None = None,
-) -> AsyncIterator[Received]:
+) -> AsyncGenerator[Received, None]:
     """Messages from `url`, forever: connect, send the subscribe messages, read; on any failure
     wait a backoff delay and reconnect. The backoff resets once a connection delivers a message."""
     policy = policy or ReconnectPolicy()
