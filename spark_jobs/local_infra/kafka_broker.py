@@ -95,10 +95,12 @@ class KafkaBroker:
         pid = self.pid
         return rss_bytes(pid) if pid else 0
 
-    def start(self) -> KafkaBroker:
-        """Start the broker unless it already runs; return once it answers a metadata request."""
+    def start(self, wait: bool = True) -> KafkaBroker:
+        """Start the broker unless it already runs; return once it answers a metadata request
+        (wait=False: return at once, call wait_ready() later, e.g. to boot two servers in parallel)."""
         if self.process.running_pid() is not None:
-            self._wait_ready()
+            if wait:
+                self.wait_ready()
             return self
         stale = self.process.clear_stale_pid_file()
         if stale:
@@ -123,9 +125,13 @@ class KafkaBroker:
                 str(self.config_file),
             ]
         )
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self) -> None:
         self._wait_ready()
         log.info("kafka broker ready", extra={"bootstrap_servers": self.bootstrap_servers, "pid": self.pid})
-        return self
 
     def stop(self) -> bool:
         """Stop by pid (SIGTERM, wait, SIGKILL). Returns False when nothing was running."""

@@ -82,10 +82,12 @@ class SchemaRegistry:
         pid = self.pid
         return rss_bytes(pid) if pid else 0
 
-    def start(self) -> SchemaRegistry:
-        """Start the registry unless it already runs; return once it reports ready."""
+    def start(self, wait: bool = True) -> SchemaRegistry:
+        """Start the registry unless it already runs; return once it reports ready
+        (wait=False: return at once, call wait_ready() later)."""
         if self.process.running_pid() is not None:
-            self._wait_ready()
+            if wait:
+                self.wait_ready()
             return self
         stale = self.process.clear_stale_pid_file()
         if stale:
@@ -110,9 +112,13 @@ class SchemaRegistry:
                 str(home / "quarkus-run.jar"),
             ]
         )
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self) -> None:
         self._wait_ready()
         log.info("schema registry ready", extra={"url": self.url, "pid": self.pid})
-        return self
 
     def stop(self) -> bool:
         """Stop by pid (SIGTERM, wait, SIGKILL). Returns False when nothing was running."""
