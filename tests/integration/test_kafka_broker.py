@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from spark_jobs.contracts import RAW_TOPICS
+from spark_jobs.local_infra.__main__ import main as local_infra_command
 from spark_jobs.local_infra.kafka_broker import KafkaBroker
 from spark_jobs.local_infra.ports import LOOPBACK, free_port
 from spark_jobs.local_infra.processes import pid_alive
@@ -24,7 +25,9 @@ def _dead_pid() -> int:
     return child.pid
 
 
-def test_broker_start_stop_restart_are_idempotent_and_keep_topics(tmp_path: Path) -> None:
+def test_broker_start_stop_restart_are_idempotent_and_keep_topics(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     broker = KafkaBroker(tmp_path / "kafka", port=free_port(), controller_port=free_port())
     try:
         broker.start()
@@ -47,6 +50,14 @@ def test_broker_start_stop_restart_are_idempotent_and_keep_topics(tmp_path: Path
         broker.start()
         assert broker.pid not in (None, first_pid)
         assert broker.topic_partitions()["restart.check"] == 2  # storage survived the restart
+
+        # the hand-run command (hack/start-kafka.sh) finds the same broker by its work dir
+        command = ["--what", "kafka", "--dir", str(tmp_path), "--kafka-port", str(broker.port)]
+        assert local_infra_command(["status", *command]) == 0
+        assert f"running, pid {broker.pid}" in capsys.readouterr().out
+        assert local_infra_command(["stop", *command]) == 0
+        assert "KafkaBroker: stopped" in capsys.readouterr().out
+        assert broker.pid is None
     finally:
         broker.stop()
 
