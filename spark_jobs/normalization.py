@@ -23,13 +23,14 @@ from spark_jobs.transforms.dlq import DlqErrorType
 
 # --- the lists (one source) ----------------------------------------------------------------------
 
-#: Quote assets a Binance symbol may end with; matched longest first (BTCFDUSD is BTC/FDUSD, not
+#: Quote assets a Binance symbol may end with; the longest match wins (BTCFDUSD is BTC/FDUSD, not
 #: BTCFD/USD).
 QUOTE_ASSETS: Final[tuple[str, ...]] = (
     "USDT", "USDC", "FDUSD", "TUSD", "BUSD", "USDP", "DAI", "USD",
     "BTC", "ETH", "BNB", "EUR", "TRY", "GBP", "BRL", "JPY", "AUD",
 )  # fmt: skip
-QUOTE_ASSETS_LONGEST_FIRST: Final[tuple[str, ...]] = tuple(sorted(QUOTE_ASSETS, key=len, reverse=True))
+#: BASE then a known quote asset. The base is matched lazily, so the longest quote asset wins.
+BINANCE_SYMBOL_PATTERN: Final = "^(.+?)(" + "|".join(QUOTE_ASSETS) + ")$"
 
 #: Exchange-specific codes for the same currency (Kraken's legacy ISO-4217-style codes).
 CURRENCY_ALIASES: Final[dict[str, str]] = {"XBT": "BTC", "XDG": "DOGE"}
@@ -100,11 +101,8 @@ def currency_name(code: str) -> str:
 
 def split_binance_symbol(symbol: str) -> tuple[str, str] | None:
     """BTCUSDT -> (BTC, USDT); None when no known quote asset ends the symbol."""
-    upper = symbol.strip().upper()
-    for quote in QUOTE_ASSETS_LONGEST_FIRST:
-        if upper.endswith(quote) and len(upper) > len(quote):
-            return normalize_code(upper[: -len(quote)]), quote
-    return None
+    match = re.fullmatch(BINANCE_SYMBOL_PATTERN, symbol.strip().upper())
+    return (normalize_code(match.group(1)), match.group(2)) if match else None
 
 
 def split_kraken_symbol(symbol: str) -> tuple[str, str] | None:
@@ -315,34 +313,25 @@ def _as_datetime(value: int | datetime) -> datetime:
 # --- the same rules as Spark column expressions --------------------------------------------------
 
 
+def _literal_map(mapping: dict[str, str]) -> Column:
+    return F.create_map(*[F.lit(item) for pair in sorted(mapping.items()) for item in pair])
+
+
 def normalize_code_col(code: Column) -> Column:
     upper = F.upper(F.trim(code))
-    result = upper
-    for alias, canonical in CURRENCY_ALIASES.items():
-        result = F.when(upper == F.lit(alias), F.lit(canonical)).otherwise(result)
-    return result
+    return F.coalesce(F.try_element_at(_literal_map(CURRENCY_ALIASES), upper), upper)
 
 
 def currency_name_col(code: Column) -> Column:
-    result = code
-    for known, name in CURRENCY_NAMES.items():
-        result = F.when(code == F.lit(known), F.lit(name)).otherwise(result)
-    return result
+    return F.coalesce(F.try_element_at(_literal_map(CURRENCY_NAMES), code), code)
 
 
-def binance_quote_col(symbol: Column) -> Column:
-    """The quote asset ending the symbol (longest match first), or null."""
+def binance_pair_cols(symbol: Column) -> tuple[Column, Column]:
+    """(base, quote) codes of a Binance symbol, both null when no known quote asset ends it."""
     upper = F.upper(F.trim(symbol))
-    result: Column = F.lit(None).cast("string")
-    for quote in reversed(QUOTE_ASSETS_LONGEST_FIRST):  # built inside out: the longest is tested first
-        matches = upper.endswith(quote) & (F.length(upper) > len(quote))
-        result = F.when(matches, F.lit(quote)).otherwise(result)
-    return result
-
-
-def binance_base_col(symbol: Column, quote: Column) -> Column:
-    upper = F.upper(F.trim(symbol))
-    return normalize_code_col(upper.substr(F.lit(1), F.length(upper) - F.length(quote)))
+    base = F.nullif(F.regexp_extract(upper, BINANCE_SYMBOL_PATTERN, 1), F.lit(""))
+    quote = F.nullif(F.regexp_extract(upper, BINANCE_SYMBOL_PATTERN, 2), F.lit(""))
+    return normalize_code_col(base), quote
 
 
 def kraken_pair_cols(symbol: Column) -> tuple[Column, Column]:
@@ -359,11 +348,7 @@ def binance_side_col(is_buyer_maker: Column) -> Column:
 
 
 def kraken_side_col(raw_side: Column) -> Column:
-    lowered = F.lower(F.trim(raw_side))
-    result: Column = F.lit(None).cast("string")
-    for raw, side in KRAKEN_SIDES.items():
-        result = F.when(lowered == F.lit(raw), F.lit(side)).otherwise(result)
-    return result
+    return F.try_element_at(_literal_map(KRAKEN_SIDES), F.lower(F.trim(raw_side)))
 
 
 def kraken_time_micros_col(value: Column) -> Column:

@@ -1,0 +1,384 @@
+"""Silver: Bronze rows -> (V2 trades, DLQ rows). Every Bronze row lands in exactly one of the two.
+
+Steps, all column expressions (no I/O): read the Confluent header (magic byte 0, 4-byte big-endian
+schema id), decode the body with `from_avro` in PERMISSIVE mode against the writer schema of that id
+(resolved to the current reader schema, so several writer versions decode to one shape), normalize
+to the V2 trade and validate. The first failing check names the DLQ error; a row whose checks are
+all NULL still has its V2 fields checked last, so nothing can slip through as neither valid nor bad.
+
+PERMISSIVE `from_avro` returns a non-null struct with every field null for corrupt bytes, so decode
+failure is detected from the reader schema's required (non-union) fields, which a decoded record
+always has.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.sql.avro.functions import from_avro
+
+from spark_jobs import normalization as N
+from spark_jobs.avro_schemas import (
+    raw_schema_name,
+    record_struct_type,
+    required_fields,
+    schema_json,
+    spark_schema,
+)
+from spark_jobs.contracts import bronze_table
+from spark_jobs.transforms.dlq import DLQ_SCHEMA, DlqErrorType
+
+V2_SCHEMA: Final = spark_schema("trade_v2")
+V2_COLUMNS: Final = tuple(V2_SCHEMA.fieldNames())
+
+DEFAULT_MAX_AGE: Final = "7 days"
+#: A trade more than this far in the future (clock skew) goes to the DLQ.
+FUTURE_TOLERANCE: Final = timedelta(seconds=60)
+HEADER_LENGTH: Final = 5
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week)s?\s*$", re.IGNORECASE)
+
+
+def parse_duration(value: str | timedelta) -> timedelta:
+    """'7 days', '36 hours', '90 minutes' (the JobConfig format) or a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(f"not a duration like '7 days': {value!r}")
+    return timedelta(**{f"{match.group(2).lower()}s": int(match.group(1))})
+
+
+# --- the Confluent header ------------------------------------------------------------------------
+
+
+def header_is_valid_col(value: Column) -> Column:
+    """True when the value has the 5-byte header and magic byte 0 (false, never null, otherwise)."""
+    valid = value.isNotNull() & (F.length(value) >= HEADER_LENGTH) & (F.hex(F.substring(value, 1, 1)) == "00")
+    return F.coalesce(valid, F.lit(False))
+
+
+def schema_id_col(value: Column) -> Column:
+    """The 4-byte big-endian schema id as an int (null without a valid header or above int range)."""
+    digits = F.conv(F.hex(F.substring(value, 2, 4)), 16, 10)
+    return F.when(header_is_valid_col(value), digits.try_cast(T.IntegerType()))
+
+
+def schema_ids_in(bronze_df: DataFrame) -> list[int]:
+    """Distinct writer schema ids in a (batch) Bronze DataFrame: the runner resolves these in the
+    registry before calling to_silver_and_dlq."""
+    ids = bronze_df.select(schema_id_col(F.col("value")).alias("schema_id")).where("schema_id IS NOT NULL")
+    return sorted(row.schema_id for row in ids.distinct().collect())
+
+
+def _bad_header_reason(value: Column) -> Column:
+    return (
+        F.when(value.isNull(), F.lit("value is null"))
+        .when(
+            F.length(value) < HEADER_LENGTH,
+            F.format_string("value has %d bytes, fewer than the 5-byte header", F.length(value)),
+        )
+        .otherwise(F.concat(F.lit("magic byte 0x"), F.hex(F.substring(value, 1, 1)), F.lit(" is not 0x00")))
+    )
+
+
+def decode_col(
+    value: Column, schema_id: Column, writer_schemas: Mapping[int, str], reader_json: str
+) -> Column:
+    """from_avro of the body with the writer schema of its id, resolved to the reader schema."""
+    body = value.substr(F.lit(HEADER_LENGTH + 1), F.length(value) - HEADER_LENGTH)
+    decoded: Column | None = None
+    for known_id, writer_json in sorted(writer_schemas.items()):
+        options = {"mode": "PERMISSIVE", "avroSchema": reader_json}
+        branch = from_avro(body, writer_json, options)
+        decoded = (
+            F.when(schema_id == known_id, branch)
+            if decoded is None
+            else decoded.when(schema_id == known_id, branch)
+        )
+    if decoded is None:
+        return F.lit(None).cast(record_struct_type(json.loads(reader_json)))
+    return decoded
+
+
+# --- per exchange: raw fields -> normalized parts ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What Silver needs from one raw record, before validation."""
+
+    symbol_text: Column  # the raw symbol (for the empty check)
+    base: Column  # code, null when the symbol cannot be split
+    quote: Column
+    price_text: Column
+    quantity_text: Column
+    micros: Column  # trade time, epoch µs, null when not parseable
+    side: Column  # buy | sell | null
+    is_market_maker: Column
+    ingestion_timestamp: Column
+    #: The exchange's trade identity, given the validated decimals and V2 symbol/side.
+    trade_key: Callable[[Column, Column, Column, Column, Column], Column]
+    #: Nullable raw fields a trade cannot do without.
+    needed_fields: tuple[str, ...]
+
+
+def binance_parts(raw: Column) -> Parts:
+    base, quote = N.binance_pair_cols(raw["symbol"])
+    return Parts(
+        symbol_text=raw["symbol"],
+        base=base,
+        quote=quote,
+        price_text=raw["price"],
+        quantity_text=raw["quantity"],
+        micros=F.try_multiply(raw["trade_time_ms"], F.lit(1000)),
+        side=N.binance_side_col(raw["is_buyer_maker"]),
+        is_market_maker=raw["is_buyer_maker"],
+        ingestion_timestamp=raw["ingestion_timestamp"],
+        trade_key=lambda *_: raw["trade_id"].cast(T.StringType()),
+        needed_fields=("price", "quantity"),
+    )
+
+
+def kraken_parts(raw: Column) -> Parts:
+    base, quote = N.kraken_pair_cols(raw["symbol"])
+    side = N.kraken_side_col(raw["side"])
+
+    def trade_key(symbol: Column, micros: Column, price: Column, quantity: Column, side: Column) -> Column:
+        hashed = N.kraken_hash_id_col(symbol, micros, price, quantity, side)
+        return F.coalesce(raw["trade_id"].cast(T.StringType()), hashed)
+
+    return Parts(
+        symbol_text=raw["symbol"],
+        base=base,
+        quote=quote,
+        price_text=raw["price"],
+        quantity_text=raw["quantity"],
+        micros=N.kraken_time_micros_col(raw["trade_time_seconds"]),
+        side=side,
+        is_market_maker=side == F.lit("sell"),
+        ingestion_timestamp=raw["ingestion_timestamp"],
+        trade_key=trade_key,
+        needed_fields=("price", "quantity", "trade_time_seconds", "side"),
+    )
+
+
+EXCHANGE_PARTS: Final[dict[str, Callable[[Column], Parts]]] = {
+    "binance": binance_parts,
+    "kraken": kraken_parts,
+}
+
+
+# --- the transformation --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    error: DlqErrorType
+    failed: Column  # true when the row fails; NULL counts as "not this check" (the last check catches it)
+    reason: Column
+
+
+def _checks(exchange: str, known_ids: list[int], now_micros: Column, max_age: timedelta) -> list[Check]:
+    """The checks in order, over the staged columns built in to_silver_and_dlq."""
+    c = F.col
+    raw = c("_raw")
+    reader = raw_schema_name(exchange)
+    needed = EXCHANGE_PARTS[exchange](raw).needed_fields
+    earliest = now_micros - int(max_age.total_seconds() * N.MICROS_PER_SECOND)
+    latest = now_micros + int(FUTURE_TOLERANCE.total_seconds() * N.MICROS_PER_SECOND)
+    known = c("_schema_id").isin(*known_ids) if known_ids else F.lit(False)
+    return [
+        Check(DlqErrorType.BAD_MAGIC_BYTE, ~c("_header_ok"), _bad_header_reason(c("value"))),
+        Check(
+            DlqErrorType.UNKNOWN_SCHEMA_ID,
+            ~F.coalesce(known, F.lit(False)),
+            F.format_string("no writer schema for id %d", c("_schema_id")),
+        ),
+        Check(
+            DlqErrorType.AVRO_DECODE_ERROR,
+            raw.isNull() | _any_null(raw, required_fields(reader)),
+            F.format_string(
+                "body of %d bytes does not decode with writer schema %d",
+                F.length("value") - HEADER_LENGTH,
+                c("_schema_id"),
+            ),
+        ),
+        Check(DlqErrorType.MISSING_FIELD, _any_null(raw, needed), _null_names(raw, needed, "missing: ")),
+        Check(DlqErrorType.EMPTY_SYMBOL, F.trim(c("_symbol_text")) == "", F.lit("symbol is empty")),
+        Check(
+            DlqErrorType.UNKNOWN_SYMBOL_FORMAT,
+            c("_base").isNull() | c("_quote").isNull(),
+            F.format_string("cannot split symbol '%s' into base and quote", c("_symbol_text")),
+        ),
+        Check(
+            DlqErrorType.INVALID_DECIMAL,
+            c("_price").isNull() | c("_quantity").isNull(),
+            F.format_string(
+                "price '%s' / quantity '%s' is not a decimal that fits %s / %s exactly",
+                c("_price_text"),
+                c("_quantity_text"),
+                F.lit(N.PRICE_TYPE.simpleString()),
+                F.lit(N.QUANTITY_TYPE.simpleString()),
+            ),
+        ),
+        Check(DlqErrorType.NON_POSITIVE_PRICE, c("_price") <= 0, F.concat(F.lit("price "), c("_price_text"))),
+        Check(
+            DlqErrorType.NON_POSITIVE_QUANTITY,
+            c("_quantity") <= 0,
+            F.concat(F.lit("quantity "), c("_quantity_text")),
+        ),
+        Check(DlqErrorType.INVALID_SIDE, c("_side").isNull(), F.lit("side is not buy/sell/b/s")),
+        Check(DlqErrorType.INVALID_TIMESTAMP, c("_micros").isNull(), F.lit("trade time is not parseable")),
+        Check(
+            DlqErrorType.TIMESTAMP_OUT_OF_RANGE,
+            (c("_micros") > latest) | (c("_micros") < earliest),
+            F.format_string(
+                "trade time %d µs is outside [now - %d s, now + %d s]",
+                c("_micros"),
+                F.lit(int(max_age.total_seconds())),
+                F.lit(int(FUTURE_TOLERANCE.total_seconds())),
+            ),
+        ),
+        Check(
+            DlqErrorType.UNSUPPORTED_QUOTE_CURRENCY,
+            ~N.is_usd_pegged_col(c("_quote")),
+            F.format_string("quote %s is not USD or USD-pegged: no USD value", c("_quote")),
+        ),
+        Check(
+            DlqErrorType.INCOMPLETE_RECORD,
+            F.greatest(*[c(name).isNull() for name in V2_COLUMNS]),
+            _null_names(None, V2_COLUMNS, "null V2 fields: "),
+        ),
+    ]
+
+
+def _any_null(struct: Column, names: tuple[str, ...]) -> Column:
+    if not names:
+        return F.lit(False)
+    return (
+        F.greatest(*[struct[name].isNull() for name in names])
+        if len(names) > 1
+        else struct[names[0]].isNull()
+    )
+
+
+def _null_names(struct: Column | None, names: tuple[str, ...], prefix: str) -> Column:
+    fields = [F.when((struct[n] if struct is not None else F.col(n)).isNull(), F.lit(n)) for n in names]
+    return F.concat(F.lit(prefix), F.concat_ws(", ", *fields))
+
+
+def _first_failure(checks: list[Check]) -> Column:
+    """struct(error_type, error_reason) of the first failing check; null when every check passes.
+    One CASE, so each condition appears once in the plan."""
+    failure: Column | None = None
+    for check in checks:
+        found = F.struct(F.lit(check.error.value).alias("error_type"), check.reason.alias("error_reason"))
+        failure = F.when(check.failed, found) if failure is None else failure.when(check.failed, found)
+    assert failure is not None
+    return failure
+
+
+def to_silver_and_dlq(
+    bronze_df: DataFrame,
+    exchange: str,
+    writer_schemas: Mapping[int, str],
+    *,
+    max_age: str | timedelta = DEFAULT_MAX_AGE,
+    now: datetime | None = None,
+) -> tuple[DataFrame, DataFrame]:
+    """(silver, dlq) of a Bronze DataFrame of one exchange. writer_schemas maps registry schema id ->
+    writer schema JSON; `now` (tests) fixes the clock, otherwise the micro-batch time is used."""
+    parts_of = EXCHANGE_PARTS[exchange]
+    reader_json = schema_json(raw_schema_name(exchange))
+    now_col = F.current_timestamp() if now is None else F.lit(now).cast(T.TimestampType())
+    now_micros = F.unix_micros(now_col)
+    c = F.col
+
+    staged = bronze_df.withColumns(
+        {"_header_ok": header_is_valid_col(c("value")), "_schema_id": schema_id_col(c("value"))}
+    ).withColumn("_raw", decode_col(c("value"), c("_schema_id"), writer_schemas, reader_json))
+    parts = parts_of(c("_raw"))
+    staged = staged.withColumns(
+        {
+            "_symbol_text": parts.symbol_text,
+            "_base": parts.base,
+            "_quote": parts.quote,
+            "_price_text": parts.price_text,
+            "_quantity_text": parts.quantity_text,
+            "_price": N.decimal_col(parts.price_text, N.PRICE_TYPE.precision, N.PRICE_TYPE.scale),
+            "_quantity": N.decimal_col(parts.quantity_text, N.QUANTITY_TYPE.precision, N.QUANTITY_TYPE.scale),
+            "_micros": parts.micros,
+            "_side": parts.side,
+        }
+    )
+    symbol = F.concat_ws("/", c("_base"), c("_quote"))
+    # message_id and timestamp only for a sane time: year 1970..9999 keeps date arithmetic in range.
+    sane_micros = F.when(c("_micros").between(0, 253_402_300_799_999_999), c("_micros"))
+    trade_key = parts.trade_key(symbol, c("_micros"), c("_price"), c("_quantity"), c("_side"))
+    v2 = {
+        "message_id": N.message_id_col(exchange, sane_micros, trade_key),
+        "exchange": F.lit(exchange),
+        "symbol": F.when(c("_base").isNotNull() & c("_quote").isNotNull(), symbol),
+        "base_currency": N.currency_name_col(c("_base")),
+        "quote_currency": N.currency_name_col(c("_quote")),
+        "price": c("_price"),
+        "quantity": c("_quantity"),
+        "trade_value_usd": F.when(N.is_usd_pegged_col(c("_quote")), c("_price") * c("_quantity")),
+        "timestamp": F.timestamp_micros(sane_micros),
+        "side": c("_side"),
+        "trade_id": trade_key,
+        "is_market_maker": parts.is_market_maker,
+        "ingestion_timestamp": parts.ingestion_timestamp,
+        "validation_timestamp": now_col,
+        "schema_id": c("_schema_id"),
+    }
+    # Replaces Bronze's own ingestion_timestamp: from here on it is the feed's (the V2 meaning).
+    staged = staged.withColumns({name: v2[name].cast(V2_SCHEMA[name].dataType) for name in V2_COLUMNS})
+    known_ids = sorted(writer_schemas)
+    failure = _first_failure(_checks(exchange, known_ids, now_micros, parse_duration(max_age)))
+    # The non-deterministic column keeps the optimizer from pushing the two filters below this
+    # projection: pushing would inline every staged expression (from_avro included, 127 times) into
+    # the filter condition and overflow code generation ("Code grows beyond 64 KB").
+    staged = staged.withColumns({"_failure": failure, "_filter_barrier": F.spark_partition_id()}).withColumns(
+        {"_error_type": c("_failure.error_type"), "_error_reason": c("_failure.error_reason")}
+    )
+
+    kept = c("_filter_barrier") >= 0  # always true; referencing it keeps the barrier in the plan
+    silver = staged.where(c("_failure").isNull() & kept).select(*V2_COLUMNS)
+    dlq_columns = {
+        "raw_value": c("value"),
+        "error_type": c("_error_type"),
+        "error_reason": F.coalesce(c("_error_reason"), F.lit("")),
+        "exchange": F.lit(exchange),
+        "source_table": F.lit(bronze_table(exchange)),
+        "kafka_topic": c("topic"),
+        "kafka_partition": c("partition"),
+        "kafka_offset": c("offset"),
+        "schema_id": c("_schema_id"),
+        "error_timestamp": now_col,
+        "error_date": N.utc_date_col(now_micros),
+    }
+    dlq = staged.where(c("_failure").isNotNull() & kept).select(
+        *[dlq_columns[f.name].cast(f.dataType).alias(f.name) for f in DLQ_SCHEMA.fields]
+    )
+    return silver, dlq
+
+
+__all__ = [
+    "DEFAULT_MAX_AGE",
+    "FUTURE_TOLERANCE",
+    "V2_COLUMNS",
+    "V2_SCHEMA",
+    "parse_duration",
+    "schema_ids_in",
+    "to_silver_and_dlq",
+]
