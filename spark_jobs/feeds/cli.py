@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rate", type=float, default=10.0, help="synthetic: trades per second per exchange, 0 = flat out"
     )
     parser.add_argument("--duration", type=float, default=None, help="stop after S seconds (default: run on)")
-    parser.add_argument("--limit", type=int, default=None, help="synthetic: stop after N trades per exchange")
+    parser.add_argument("--limit", type=int, default=None, help="stop after N messages per exchange")
     parser.add_argument(
         "--speed", type=float, default=1.0, help="replay: 1 = recorded pace, 10 = 10x faster, 0 = flat out"
     )

@@ -42,7 +42,7 @@ class FeedConfig:
     registry_url: str
     rate: float = 10.0  # synthetic: messages (one trade each) per second per exchange; 0 = flat out
     duration: float | None = None  # seconds; None = until the source ends or a signal
-    limit: int | None = None  # synthetic: stop after this many messages per exchange
+    limit: int | None = None  # stop an exchange after this many messages (any source)
     speed: float = 1.0  # replay: 1 = recorded pace, 10 = ten times faster, 0 = flat out
     loops: int = 1  # replay: times through the recording (0 = forever)
     seed: int = 42
@@ -87,7 +87,9 @@ async def feed(config: FeedConfig) -> FeedStats:
     log.info("feed starting", extra={"source": config.source, "topics": topics})
     with _stop_on_signals(stop):
         pumps = [
-            asyncio.create_task(_pump(handler_for(ex), _messages(config, ex, stats), producer, stats))
+            asyncio.create_task(
+                _pump(handler_for(ex), _messages(config, ex, stats), producer, stats, config.limit)
+            )
             for ex in config.exchanges
         ]
         poller = asyncio.create_task(_serve_delivery_reports(producer))
@@ -127,30 +129,42 @@ def _messages(config: FeedConfig, exchange: str, stats: FeedStats) -> AsyncItera
 
 
 async def _pump(
-    handler: ExchangeHandler, messages: AsyncIterator[Received], producer: TradeProducer, stats: FeedStats
+    handler: ExchangeHandler,
+    messages: AsyncIterator[Received],
+    producer: TradeProducer,
+    stats: FeedStats,
+    limit: int | None = None,
 ) -> None:
     counters = stats.for_exchange(handler.exchange)
     async for message in messages:
         counters.received += 1
-        try:
-            trades = handler.parse_message(message.text, message.at_micros)
-        except FeedParseError as exc:
-            counters.parse_errors += 1
-            log.warning(
-                "unparseable message skipped",
-                extra={
-                    "exchange": handler.exchange,
-                    "reason": str(exc),
-                    "raw": message.text[:RAW_TEXT_LOG_LIMIT],
-                },
-            )
-            continue
-        if not trades:
-            counters.control_messages += 1
-            continue
-        for trade in trades:
-            producer.produce(handler.exchange, trade)
-        counters.trades += len(trades)
+        _handle(handler, message, producer, stats)
+        if limit is not None and counters.received >= limit:
+            return
+
+
+def _handle(handler: ExchangeHandler, message: Received, producer: TradeProducer, stats: FeedStats) -> None:
+    """Parse one message and produce its trades; a malformed message is counted, logged and skipped."""
+    counters = stats.for_exchange(handler.exchange)
+    try:
+        trades = handler.parse_message(message.text, message.at_micros)
+    except FeedParseError as exc:
+        counters.parse_errors += 1
+        log.warning(
+            "unparseable message skipped",
+            extra={
+                "exchange": handler.exchange,
+                "reason": str(exc),
+                "raw": message.text[:RAW_TEXT_LOG_LIMIT],
+            },
+        )
+        return
+    if not trades:
+        counters.control_messages += 1
+        return
+    for trade in trades:
+        producer.produce(handler.exchange, trade)
+    counters.trades += len(trades)
 
 
 async def _serve_delivery_reports(producer: TradeProducer) -> None:

@@ -95,8 +95,8 @@ def test_live_feed_survives_a_dropped_connection_and_produces_every_trade(
         async with ScriptedServer(script).running() as server:
             config = FeedConfig(
                 ["binance"], "live", kafka_broker.bootstrap_servers, schema_registry.url,
-                duration=4.0, topics=unique_raw_topics, live_urls={"binance": server.url},
-                symbols={"binance": ["BTCUSDT", "ETHUSDT"]}, reconnect=FAST,
+                limit=len(messages), duration=60.0, topics=unique_raw_topics, reconnect=FAST,
+                live_urls={"binance": server.url}, symbols={"binance": ["BTCUSDT", "ETHUSDT"]},
             )  # fmt: skip
             return await feed(config), server
 
