@@ -130,7 +130,12 @@ class KafkaBroker:
         return self
 
     def wait_ready(self) -> None:
-        self._wait_ready()
+        """Block until a metadata request succeeds; a broker that never gets there is stopped."""
+        try:
+            self._wait_ready()
+        except TimeoutError:
+            self.stop()
+            raise
         log.info("kafka broker ready", extra={"bootstrap_servers": self.bootstrap_servers, "pid": self.pid})
 
     def stop(self) -> bool:

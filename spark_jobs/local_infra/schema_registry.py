@@ -117,7 +117,12 @@ class SchemaRegistry:
         return self
 
     def wait_ready(self) -> None:
-        self._wait_ready()
+        """Block until /health/ready answers; a registry that never gets there is stopped."""
+        try:
+            self._wait_ready()
+        except TimeoutError:
+            self.stop()
+            raise
         log.info("schema registry ready", extra={"url": self.url, "pid": self.pid})
 
     def stop(self) -> bool:
