@@ -10,6 +10,8 @@ import json
 from decimal import Decimal
 from typing import Any
 
+_DECODER = json.JSONDecoder(parse_float=Decimal)  # one decoder: json.loads(parse_float=) builds one per call
+
 
 class FeedParseError(ValueError):
     """A message that is not what the exchange documents: counted, logged with its text, skipped."""
@@ -17,7 +19,7 @@ class FeedParseError(ValueError):
 
 def load_json(text: str) -> Any:
     try:
-        return json.loads(text, parse_float=Decimal)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise FeedParseError(f"not JSON: {exc.msg} at char {exc.pos}") from None
 
