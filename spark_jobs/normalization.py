@@ -387,7 +387,9 @@ def utc_hour_col(micros: Column) -> Column:
 
 
 def message_id_col(exchange: str, micros: Column, trade_key: Column) -> Column:
-    return F.concat_ws("-", F.lit(exchange), F.date_format(utc_date_col(micros), "yyyyMMdd"), trade_key)
+    # concat, not concat_ws: a null part must make the id null (concat_ws would skip it)
+    day = F.date_format(utc_date_col(micros), "yyyyMMdd")
+    return F.concat(F.lit(f"{exchange}-"), day, F.lit("-"), trade_key)
 
 
 def kraken_hash_id_col(
