@@ -15,6 +15,6 @@ fi
 echo "fetching Kafka ${kafka_v} jars into $dest" >&2
 tmp="$dest.tmp.$$"
 rm -rf "$tmp" && mkdir -p "$tmp/libs"
-mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$tmp/libs" >&2
+mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies -DoutputDirectory="$tmp/libs" >&2
 rm -rf "$dest" && mv "$tmp" "$dest" && touch "$stamp"
 echo "$dest"

@@ -31,7 +31,7 @@ fi
 echo "fetching Apicurio Registry ${version} into $dest" >&2
 tmp="$dest.tmp.$$"
 rm -rf "$tmp" && mkdir -p "$tmp"
-mvn -q -B dependency:copy \
+mvn -q -B -Dstyle.color=never dependency:copy \
   -Dartifact="io.apicurio:apicurio-registry-app:${version}:tar.gz:all" \
   -DoutputDirectory="$tmp" >&2
 tar -xzf "$tmp"/apicurio-registry-app-*.tar.gz -C "$tmp"
