@@ -62,6 +62,11 @@ class TradeProducer:
             {"bootstrap.servers": bootstrap_servers, "client.id": "k2-feed", **PRODUCER_SETTINGS, **overrides}
         )
 
+    def missing_topics(self, timeout: float = 15.0) -> list[str]:
+        """Topics the broker does not have (it does not auto-create them: a typo must not go unnoticed)."""
+        present = self._producer.list_topics(timeout=timeout).topics
+        return sorted(topic for topic in self.topics.values() if topic not in present)
+
     def produce(self, exchange: str, trade: dict[str, Any]) -> None:
         value = self._serializers[exchange](trade, self._contexts[exchange])
         key = trade["symbol"].encode()

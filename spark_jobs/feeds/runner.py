@@ -75,13 +75,17 @@ def run_feed(
 async def feed(config: FeedConfig) -> FeedStats:
     _check(config)
     topics = {exchange: config.topic(exchange) for exchange in config.exchanges}
-    if config.register_schemas:
-        # the registry keeps schemas in memory: (re-)register on every start; ids are stable
-        register_trade_schemas(config.registry_url, topics)
     stats = FeedStats()
     producer = TradeProducer(
         config.bootstrap_servers, config.registry_url, topics, stats, **config.producer_settings
     )
+    missing = producer.missing_topics()
+    if missing:
+        producer.close()
+        raise RuntimeError(f"topics missing on {config.bootstrap_servers}: {missing}; create them first")
+    if config.register_schemas:
+        # the registry keeps schemas in memory: (re-)register on every start; ids are stable
+        register_trade_schemas(config.registry_url, topics)
     stop = asyncio.Event()
     started = time.monotonic()
     log.info("feed starting", extra={"source": config.source, "topics": topics})

@@ -111,6 +111,17 @@ def test_synthetic_rate_is_honoured_within_ten_percent(
         assert topic_size(kafka_broker.bootstrap_servers, topic) == produced
 
 
+def test_feed_refuses_topics_the_broker_does_not_have(
+    kafka_broker: KafkaBroker, schema_registry: SchemaRegistry
+) -> None:
+    absent = f"k2.absent.{uuid.uuid4().hex[:8]}"
+    with pytest.raises(RuntimeError, match=rf"topics missing on .*{absent}"):
+        run_feed(
+            ["binance"], "replay", 0, None, kafka_broker.bootstrap_servers, schema_registry.url,
+            speed=0, topics={"binance": absent},
+        )  # fmt: skip
+
+
 def test_k2_feed_command_replays_into_both_topics(
     kafka_broker: KafkaBroker, schema_registry: SchemaRegistry, capsys: pytest.CaptureFixture[str]
 ) -> None:
