@@ -73,8 +73,18 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.symbols:
         options["symbols"] = dict.fromkeys(exchanges, args.symbols)
-    stats = run_feed(
-        exchanges, args.source, args.rate, args.duration, args.bootstrap_servers, args.registry_url, **options
-    )
+    try:
+        stats = run_feed(
+            exchanges,
+            args.source,
+            args.rate,
+            args.duration,
+            args.bootstrap_servers,
+            args.registry_url,
+            **options,
+        )
+    except RuntimeError as exc:  # missing topics, unreachable broker: say it in one line
+        print(f"k2 feed: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(stats.to_dict(), indent=2))
     return 1 if stats.errors else 0

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
@@ -64,7 +64,10 @@ class TradeProducer:
 
     def missing_topics(self, timeout: float = 15.0) -> list[str]:
         """Topics the broker does not have (it does not auto-create them: a typo must not go unnoticed)."""
-        present = self._producer.list_topics(timeout=timeout).topics
+        try:
+            present = self._producer.list_topics(timeout=timeout).topics
+        except KafkaException as exc:
+            raise RuntimeError(f"Kafka unreachable: {exc.args[0].str()}") from exc
         return sorted(topic for topic in self.topics.values() if topic not in present)
 
     def produce(self, exchange: str, trade: dict[str, Any]) -> None:

@@ -79,10 +79,11 @@ async def feed(config: FeedConfig) -> FeedStats:
     producer = TradeProducer(
         config.bootstrap_servers, config.registry_url, topics, stats, **config.producer_settings
     )
-    missing = producer.missing_topics()
-    if missing:
+    try:
+        _require_topics(producer, config.bootstrap_servers)
+    except RuntimeError:
         producer.close()
-        raise RuntimeError(f"topics missing on {config.bootstrap_servers}: {missing}; create them first")
+        raise
     if config.register_schemas:
         # the registry keeps schemas in memory: (re-)register on every start; ids are stable
         register_trade_schemas(config.registry_url, topics)
@@ -105,6 +106,12 @@ async def feed(config: FeedConfig) -> FeedStats:
     stats.elapsed_seconds = time.monotonic() - started
     log.info("feed stopped", extra={"stats": stats.to_dict()})
     return stats
+
+
+def _require_topics(producer: TradeProducer, bootstrap_servers: str) -> None:
+    missing = producer.missing_topics()
+    if missing:
+        raise RuntimeError(f"topics missing on {bootstrap_servers}: {missing}; create them first")
 
 
 def _check(config: FeedConfig) -> None:
