@@ -10,6 +10,7 @@ import sys
 #: subcommand -> (module, one-line help). The module exposes `add_arguments(parser)` and `run(args)`.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "feed": ("spark_jobs.feeds.cli", "produce Binance/Kraken trades to Kafka: live, replay or synthetic"),
+    "dev": ("k2_operator.dev_cluster", "developer tools: a local Kubernetes control plane built from source"),
 }
 
 

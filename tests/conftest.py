@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.crypto_fixtures",
     "tests.fixtures.spark_fixtures",
     "tests.fixtures.kafka_fixtures",
+    "tests.fixtures.kube_fixtures",
 ]
