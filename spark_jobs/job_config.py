@@ -41,6 +41,8 @@ class JobConfig:
     #: Address the metrics endpoint binds: all interfaces in a pod (Prometheus scrapes the pod IP),
     #: 127.0.0.1 locally.
     metrics_bind_address: str = "0.0.0.0"
+    #: Kafka topic override for bronze (tests use unique topics); empty means the contract's raw topic.
+    kafka_topic: str | None = None
 
     def __post_init__(self) -> None:
         if self.layer not in LAYERS:
@@ -58,6 +60,8 @@ class JobConfig:
 
     @property
     def topic(self) -> str | None:
+        if self.kafka_topic:
+            return self.kafka_topic
         return raw_topic(self.exchange) if self.exchange else None
 
     def table_uri(self, table: str) -> str:

@@ -1,0 +1,83 @@
+"""``python -m spark_jobs.jobs --job bronze|silver|gold [--exchange binance|kraken] --config FILE``:
+run one streaming job until it stops. This is what a Kubernetes driver pod runs.
+
+The config file is JobConfig YAML (the operator renders it into the driver's ConfigMap); K2_*
+environment variables override single fields (see ``JobConfig.with_env_overrides``). The Spark master
+comes from ``spark_conf["spark.master"]`` (set by the operator) or defaults to local mode.
+Exit status: 0 after a clean stop (SIGTERM/SIGINT or an availableNow trigger finishing), 1 when the
+query failed, so the pod restarts and resumes from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from types import FrameType
+
+from spark_jobs.contracts import EXCHANGES, LAYERS
+from spark_jobs.job_config import JobConfig
+from spark_jobs.logging_setup import configure_json_logging, job_logger
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m spark_jobs.jobs", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--job", required=True, choices=LAYERS, help="layer to run")
+    parser.add_argument("--exchange", choices=EXCHANGES, help="bronze and silver only")
+    parser.add_argument("--config", required=True, help="JobConfig YAML file")
+    return parser.parse_args(argv)
+
+
+def load_config(args: argparse.Namespace) -> JobConfig:
+    config = JobConfig.from_yaml_file(args.config).with_env_overrides()
+    if config.layer != args.job or config.exchange != args.exchange:
+        raise SystemExit(
+            f"--job {args.job} --exchange {args.exchange} does not match the config "
+            f"({config.layer}, {config.exchange})"
+        )
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure_json_logging()
+    config = load_config(args)
+    log = job_logger(config.job_name, config.layer, config.exchange)
+
+    # Heavy imports after argument parsing: `--help` stays instant.
+    from pyspark.errors import StreamingQueryException
+
+    from spark_jobs.jobs.runner import session_conf, start_jobs
+    from spark_jobs.spark_session import build_spark_session
+
+    master = None if "spark.master" in config.spark_conf else "local[2]"
+    spark = build_spark_session(f"k2-{config.job_name}", master=master, extra_conf=session_conf(config))
+    spark.sparkContext.setLogLevel("WARN")
+    (job,) = start_jobs(spark, [config])
+
+    stop_requested: list[str] = []
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        # Only a flag here: the stop itself runs on the main loop, outside the signal handler.
+        stop_requested.append(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        while not stop_requested and not job.query.awaitTermination(2):
+            pass
+        if stop_requested:
+            log.info("stopping on signal", extra={"signal": stop_requested[0]})
+            job.query.stop()
+        job.query.awaitTermination()
+    except StreamingQueryException as error:
+        log.error("query failed", extra={"error": str(error)[:4000]})
+        return 1
+    finally:
+        spark.stop()
+    log.info("query stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

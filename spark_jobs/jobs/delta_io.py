@@ -1,0 +1,63 @@
+"""Delta table bootstrap and exactly-once writes from foreachBatch.
+
+Every foreachBatch append carries ``txnAppId``/``txnVersion``: when a batch is re-run after a crash
+(Spark replays the last batch whose commit it did not record), Delta skips a version it already
+holds for that app id, so the rows land once. The app id includes the streaming query's id, which
+survives restarts from the same checkpoint but changes with a new checkpoint, so deleting a
+checkpoint never makes Delta silently skip the new query's batches 0, 1, 2...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
+
+
+def ensure_table(
+    spark: SparkSession,
+    uri: str,
+    schema: StructType,
+    partition_by: Sequence[str] = (),
+    properties: Mapping[str, str] | None = None,
+) -> None:
+    """Create an empty Delta table at ``uri`` unless one exists, so downstream streams can start
+    before upstream jobs wrote anything. Safe when two jobs race to create the same table."""
+    if DeltaTable.isDeltaTable(spark, uri):
+        return
+    builder = DeltaTable.createIfNotExists(spark).location(hadoop_form(uri)).addColumns(schema)
+    if partition_by:
+        builder = builder.partitionedBy(*partition_by)
+    for key, value in (properties or {}).items():
+        builder = builder.property(key, value)
+    try:
+        builder.execute()
+    except Exception:
+        if not DeltaTable.isDeltaTable(spark, uri):  # lost a creation race: the winner's table is fine
+            raise
+
+
+def hadoop_form(uri: str) -> str:
+    """``file:///x`` as Hadoop prints it (``file:/x``): Delta's CREATE TABLE rejects a location that
+    differs textually from the qualified path it derives, even when both name the same folder."""
+    return "file:/" + uri[len("file:///") :] if uri.startswith("file:///") else uri
+
+
+def append_exactly_once(
+    df: DataFrame, uri: str, app_id: str, batch_id: int, partition_by: Sequence[str] = ()
+) -> None:
+    writer = df.write.format("delta").mode("append").option("txnAppId", app_id)
+    writer = writer.option("txnVersion", batch_id)
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    writer.save(uri)
+
+
+def latest_commit(spark: SparkSession, uri: str) -> tuple[int, dict[str, str]]:
+    """(version, operationMetrics) of a table's newest commit."""
+    row = DeltaTable.forPath(spark, uri).history(1).select("version", "operationMetrics").first()
+    if row is None:
+        raise RuntimeError(f"{uri} has no history")
+    return int(row["version"]), dict(row["operationMetrics"] or {})

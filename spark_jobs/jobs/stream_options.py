@@ -1,0 +1,40 @@
+"""Source and trigger settings shared by the jobs: Kafka client options (with SASL from the
+environment when set), the trigger, and the names of the tables a job reads and writes."""
+
+from __future__ import annotations
+
+import os
+
+from pyspark.sql.streaming import DataStreamWriter
+
+from spark_jobs.job_config import JobConfig
+
+#: trigger_interval values that mean "process what is there, then stop" (tests, backfills).
+AVAILABLE_NOW = ("availablenow", "available-now", "available_now")
+
+
+def apply_trigger(writer: DataStreamWriter, trigger_interval: str) -> DataStreamWriter:
+    if trigger_interval.strip().lower() in AVAILABLE_NOW:
+        return writer.trigger(availableNow=True)
+    return writer.trigger(processingTime=trigger_interval)
+
+
+def kafka_source_options(config: JobConfig) -> dict[str, str]:
+    options = {
+        "kafka.bootstrap.servers": config.kafka_bootstrap_servers,
+        "subscribe": config.topic or "",
+        "startingOffsets": config.starting_offsets,
+        "maxOffsetsPerTrigger": str(config.max_offsets_per_trigger),
+        # Offsets that vanished (retention) must stop the job loudly rather than skip trades.
+        "failOnDataLoss": "true",
+    }
+    user = os.environ.get("K2_KAFKA_SASL_USERNAME")
+    if user:
+        password = os.environ.get("K2_KAFKA_SASL_PASSWORD", "")
+        options["kafka.security.protocol"] = os.environ.get("K2_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+        options["kafka.sasl.mechanism"] = os.environ.get("K2_KAFKA_SASL_MECHANISM", "PLAIN")
+        options["kafka.sasl.jaas.config"] = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{user}" password="{password}";'
+        )
+    return options

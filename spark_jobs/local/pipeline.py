@@ -1,0 +1,219 @@
+"""The local pipeline's moving parts, started and stopped in order:
+broker -> registry (+ schemas) -> topics -> bad records -> feed -> Spark with the five jobs."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from spark_jobs.contracts import JOBS, RAW_TOPICS, value_subject
+from spark_jobs.job_config import JobConfig
+from spark_jobs.jobs.runner import RunningJob, session_conf, start_jobs
+from spark_jobs.local.bad_records import inject_bad_records
+from spark_jobs.local_infra.kafka_broker import KafkaBroker
+from spark_jobs.local_infra.schema_registry import SchemaRegistry, register_trade_schemas
+from spark_jobs.spark_session import build_spark_session
+
+log = logging.getLogger("k2.local")
+
+
+@dataclass
+class LocalSettings:
+    data_dir: Path
+    source: str  # live | replay | synthetic (already resolved from auto)
+    rate: float  # trades per second per exchange (synthetic / replay speed-up)
+    trigger_interval: str = "5 seconds"
+    gold_watermark: str = "10 minutes"
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    registry_port: int = 18081
+    registry_management_port: int = 19001
+    partitions: int = 3
+    inject_bad_records: bool = True
+    driver_memory: str = "1536m"
+    spark_ui_port: int = 4040
+
+
+@dataclass
+class LocalPipeline:
+    settings: LocalSettings
+    broker: KafkaBroker | None = None
+    registry: SchemaRegistry | None = None
+    feed: subprocess.Popen[bytes] | None = None
+    spark: SparkSession | None = None
+    jobs: list[RunningJob] = field(default_factory=list)
+    injected: Counter[str] = field(default_factory=Counter)
+    started_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir
+
+    def tables_root(self) -> Path:
+        return self.data_dir / "tables"
+
+    # --- start ---------------------------------------------------------------------------------
+    def start_infrastructure(self) -> None:
+        s = self.settings
+        self.broker = KafkaBroker(self.data_dir / "kafka", s.kafka_port, s.kafka_controller_port).start()
+        self.broker.create_topics(RAW_TOPICS.values(), partitions=s.partitions)
+        self.registry = SchemaRegistry(
+            self.data_dir / "registry", s.registry_port, s.registry_management_port
+        ).start()
+        ids = register_trade_schemas(self.registry.url)
+        if s.inject_bad_records:
+            binance_id = ids[value_subject(RAW_TOPICS["binance"])]
+            self.injected = inject_bad_records(self.broker.bootstrap_servers, binance_id, self.data_dir)
+
+    def start_feed(self, duration: float | None) -> None:
+        assert self.broker is not None and self.registry is not None
+        log_file = (self.data_dir / "logs" / "feed.log").open("ab")
+        command = [
+            sys.executable, "-m", "spark_jobs.cli", "feed",
+            "--exchange", "all",
+            "--source", self.settings.source,
+            "--rate", str(self.settings.rate),
+            "--bootstrap-servers", self.broker.bootstrap_servers,
+            "--registry-url", self.registry.url,
+        ]  # fmt: skip
+        if duration:
+            command += ["--duration", str(duration)]
+        self.feed = subprocess.Popen(
+            command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+
+    def job_configs(self) -> list[JobConfig]:
+        assert self.broker is not None and self.registry is not None
+        configs = []
+        for _name, layer, exchange in JOBS:
+            config = JobConfig.local_default(
+                layer,
+                exchange,
+                kafka=self.broker.bootstrap_servers,
+                registry=self.registry.url,
+                root=self.data_dir,
+            )
+            configs.append(
+                JobConfig.from_dict(
+                    {
+                        **config.__dict__,
+                        "trigger_interval": self.settings.trigger_interval,
+                        "gold_watermark": self.settings.gold_watermark,
+                    }
+                )
+            )
+        return configs
+
+    def start_spark_jobs(self) -> None:
+        configs = self.job_configs()
+        extra = {
+            **session_conf(configs[0]),
+            "spark.scheduler.mode": "FAIR",
+            "spark.ui.enabled": "true",
+            "spark.ui.port": str(self.settings.spark_ui_port),
+            # Five queries' state stores and Delta logs in one JVM: keep the driver lean but not starved.
+            "spark.sql.streaming.minBatchesToRetain": "20",
+        }
+        self.spark = build_spark_session(
+            "k2-local", master="local[2]", driver_memory=self.settings.driver_memory, extra_conf=extra
+        )
+        self.spark.sparkContext.setLogLevel("ERROR")
+        self.jobs = start_jobs(self.spark, configs)
+
+    # --- watch ---------------------------------------------------------------------------------
+    def failed_jobs(self) -> list[tuple[str, str]]:
+        failed = []
+        for job in self.jobs:
+            error = job.query.exception()
+            if error is not None:
+                failed.append((job.config.job_name, str(error).splitlines()[0][:300]))
+        return failed
+
+    def feed_running(self) -> bool:
+        return self.feed is not None and self.feed.poll() is None
+
+    def process_pids(self) -> dict[str, int | None]:
+        import os
+
+        jvm_pid = None
+        if self.spark is not None:
+            jvm = self.spark.sparkContext._jvm
+            assert jvm is not None
+            jvm_pid = int(jvm.java.lang.ProcessHandle.current().pid())
+        return {
+            "spark driver JVM (5 queries)": jvm_pid,
+            "python driver": os.getpid(),
+            "kafka broker": self.broker.pid if self.broker else None,
+            "schema registry": self.registry.pid if self.registry else None,
+            "feed": self.feed.pid if self.feed_running() and self.feed else None,
+        }
+
+    def committed_rows(self) -> float:
+        return sum(job.metrics.value("k2_records_processed_total") for job in self.jobs)
+
+    def wait_until_drained(self, timeout: float) -> bool:
+        """After the feed stopped: wait until every query has run a batch that found nothing new,
+        with no rows committed anywhere meanwhile (so Gold holds everything the feed produced)."""
+        deadline = time.monotonic() + timeout
+        mark, committed = time.time(), self.committed_rows()
+        while time.monotonic() < deadline:
+            if self.failed_jobs():
+                return False
+            if all(_idle_since(job, mark) for job in self.jobs):
+                if self.committed_rows() == committed:
+                    return True
+                mark, committed = time.time(), self.committed_rows()
+            time.sleep(1)
+        return False
+
+    # --- stop ----------------------------------------------------------------------------------
+    def stop_feed(self) -> None:
+        if self.feed is not None and self.feed.poll() is None:
+            self.feed.terminate()
+            try:
+                self.feed.wait(20)
+            except subprocess.TimeoutExpired:
+                self.feed.kill()
+                self.feed.wait(10)
+
+    def stop_jobs(self) -> None:
+        for job in self.jobs:
+            try:
+                job.query.stop()
+            except Exception:  # stopping must continue with the rest
+                log.exception("could not stop %s", job.config.job_name)
+
+    def stop_all(self) -> None:
+        self.stop_feed()
+        self.stop_jobs()
+        if self.spark is not None:
+            self.spark.stop()
+            self.spark = None
+        if self.registry is not None:
+            self.registry.stop()
+        if self.broker is not None:
+            self.broker.stop()
+
+
+def _idle_since(job: RunningJob, since_wall_clock: float) -> bool:
+    """True when the query's latest progress started after ``since`` and read no rows."""
+    progress = job.query.lastProgress
+    if not progress:
+        return False
+    from datetime import datetime
+
+    started = datetime.fromisoformat(progress["timestamp"].replace("Z", "+00:00")).timestamp()
+    return started >= since_wall_clock and int(progress.get("numInputRows", 0)) == 0
+
+
+def reset_data_dir(data_dir: Path) -> None:
+    if data_dir.exists():
+        shutil.rmtree(data_dir)

@@ -1,0 +1,146 @@
+"""The end-of-run summary: what the tables hold (read from Delta, not from counters), what this run
+did (from the metrics), where everything is, and how to query it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from rich.console import Console
+from rich.table import Table
+
+from spark_jobs.contracts import DLQ_TABLE, EXCHANGES, GOLD_TABLE, bronze_table, silver_table
+from spark_jobs.local.memory import format_mib
+from spark_jobs.local.pipeline import LocalPipeline
+from spark_jobs.metrics import bucket_quantile
+
+TABLES = (
+    *(bronze_table(e) for e in EXCHANGES),
+    *(silver_table(e) for e in EXCHANGES),
+    DLQ_TABLE,
+    GOLD_TABLE,
+)
+
+
+@dataclass
+class Summary:
+    tables_root: Path
+    rows: dict[str, int]
+    dlq_by_error_type: dict[str, int]
+    dlq_by_exchange: dict[str, int]
+    gold_distinct_message_ids: int
+    silver_distinct_message_ids: int
+    injected: Counter[str]
+    duplicates_removed_this_run: float
+    latency_p50_p99: dict[str, tuple[float | None, float | None]]
+    memory: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def dlq_only_injected(self) -> bool:
+        return self.dlq_by_error_type == dict(self.injected)
+
+    def conserved(self, exchange: str) -> bool:
+        bronze = self.rows[bronze_table(exchange)]
+        return bronze == self.rows[silver_table(exchange)] + self.dlq_by_exchange.get(exchange, 0)
+
+
+def _distinct_ids(df: DataFrame) -> int:
+    row = df.select(F.countDistinct("message_id")).first()
+    return int(row[0]) if row is not None else 0
+
+
+def collect_summary(spark: SparkSession, pipeline: LocalPipeline, memory: dict[str, int]) -> Summary:
+    root = pipeline.tables_root()
+
+    def read(table: str) -> DataFrame:
+        return spark.read.format("delta").load(str(root / table))
+
+    rows = {table: read(table).count() for table in TABLES}
+    dlq = read(DLQ_TABLE)
+    by_type = {r["error_type"]: int(r["count"]) for r in dlq.groupBy("error_type").count().collect()}
+    by_exchange = {r["exchange"]: int(r["count"]) for r in dlq.groupBy("exchange").count().collect()}
+    silver_ids = read(silver_table(EXCHANGES[0])).select("message_id")
+    for exchange in EXCHANGES[1:]:
+        silver_ids = silver_ids.union(read(silver_table(exchange)).select("message_id"))
+    latencies = {}
+    for job in pipeline.jobs:
+        if job.config.layer != "bronze":
+            buckets = job.metrics.latency_buckets()
+            latencies[job.config.job_name] = (bucket_quantile(0.5, buckets), bucket_quantile(0.99, buckets))
+    return Summary(
+        tables_root=root,
+        rows=rows,
+        dlq_by_error_type=by_type,
+        dlq_by_exchange=by_exchange,
+        gold_distinct_message_ids=_distinct_ids(read(GOLD_TABLE)),
+        silver_distinct_message_ids=_distinct_ids(silver_ids),
+        injected=pipeline.injected,
+        duplicates_removed_this_run=sum(
+            j.metrics.value("k2_duplicates_removed_total") for j in pipeline.jobs
+        ),
+        latency_p50_p99=latencies,
+        memory=memory,
+    )
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
+
+
+def print_summary(summary: Summary, data_dir: Path, console: Console) -> None:
+    tables = Table(title="Rows per table (all runs on this data folder)")
+    tables.add_column("table")
+    tables.add_column("rows", justify="right")
+    tables.add_column("location")
+    for table, count in summary.rows.items():
+        tables.add_row(table, f"{count:,}", str(summary.tables_root / table))
+    console.print(tables)
+
+    dlq = Table(title="DLQ rows by reason")
+    dlq.add_column("error_type")
+    dlq.add_column("rows", justify="right")
+    dlq.add_column("injected", justify="right")
+    for error_type in sorted(set(summary.dlq_by_error_type) | set(summary.injected)):
+        dlq.add_row(
+            error_type,
+            str(summary.dlq_by_error_type.get(error_type, 0)),
+            str(summary.injected.get(error_type, 0)),
+        )
+    console.print(dlq)
+
+    injected = sum(summary.injected.values())
+    checks = [
+        (f"DLQ holds only the injected bad records ({injected})", summary.dlq_only_injected),
+        *(
+            (f"{e}: bronze = silver + dlq", summary.conserved(e))
+            for e in EXCHANGES
+        ),
+        (
+            f"gold rows = distinct silver message_ids ({summary.silver_distinct_message_ids:,})",
+            summary.rows[GOLD_TABLE]
+            == summary.gold_distinct_message_ids
+            == summary.silver_distinct_message_ids,
+        ),
+    ]  # fmt: skip
+    for label, ok in checks:
+        console.print(f"  {'[green]OK  ' if ok else '[red]FAIL'}[/] {label}")
+    console.print(f"  duplicates removed by gold this run: {summary.duplicates_removed_this_run:,.0f}")
+    for job, (p50, p99) in summary.latency_p50_p99.items():
+        console.print(f"  e2e latency (trade time -> {job} commit) p50 {_seconds(p50)}, p99 {_seconds(p99)}")
+    console.print(
+        f"  memory at the end: {format_mib(sum(summary.memory.values()))} total: "
+        + ", ".join(f"{name} {format_mib(rss)}" for name, rss in summary.memory.items() if rss)
+    )
+    console.print("\nQuery the tables:")
+    console.print(
+        f'  k2 query --data-dir {data_dir} "SELECT exchange, count(*) FROM gold_trades GROUP BY exchange"'
+    )
+    console.print(
+        "  or in pyspark (with the project's session factory):\n"
+        "    from spark_jobs.spark_session import build_spark_session\n"
+        "    spark = build_spark_session('k2-query')\n"
+        f"    spark.read.format('delta').load('{summary.tables_root / GOLD_TABLE}').show()"
+    )
