@@ -11,6 +11,8 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "feed": ("spark_jobs.feeds.cli", "produce Binance/Kraken trades to Kafka: live, replay or synthetic"),
     "dev": ("k2_operator.dev_cluster", "developer tools: a local Kubernetes control plane built from source"),
+    "local": ("spark_jobs.local.cli", "run the local pipeline: Kafka, registry, feed, five Spark jobs"),
+    "query": ("spark_jobs.query", "run SQL over the local pipeline's Delta tables"),
 }
 
 
