@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.spark_fixtures",
     "tests.fixtures.kafka_fixtures",
     "tests.fixtures.kube_fixtures",
+    "tests.fixtures.pipeline_fixtures",
 ]
