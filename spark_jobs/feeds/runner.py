@@ -98,11 +98,13 @@ async def feed(config: FeedConfig) -> FeedStats:
             for ex in config.exchanges
         ]
         poller = asyncio.create_task(_serve_delivery_reports(producer))
-        await _until_done(pumps, stop, config.duration)
-        for task in (*pumps, poller):
-            task.cancel()
-        await asyncio.gather(*pumps, poller, return_exceptions=True)
-    producer.close()
+        try:
+            await _until_done(pumps, stop, config.duration)
+        finally:  # also when a source failed: stop the others, deliver what was produced
+            for task in (*pumps, poller):
+                task.cancel()
+            await asyncio.gather(*pumps, poller, return_exceptions=True)
+            producer.close()
     stats.elapsed_seconds = time.monotonic() - started
     log.info("feed stopped", extra={"stats": stats.to_dict()})
     return stats
