@@ -46,6 +46,13 @@ Configuration:
         level: WARN
       - name: kafka.request.logger
         level: WARN
+      # per-partition chatter (every __consumer_offsets partition on start): noise in a failure's log tail
+      - name: state.change.logger
+        level: WARN
+      - name: kafka.cluster
+        level: WARN
+      - name: kafka.log
+        level: WARN
 """
 
 
