@@ -275,6 +275,14 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+def _terminate_with_parent() -> None:
+    """In the child before exec: ask Linux for SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 @dataclass
 class ComponentState:
     name: str
@@ -356,6 +364,9 @@ class DevCluster:
 
     state_dir: Path
     bin_dir: Path | None = None
+    #: True (tests): each server gets SIGTERM if this process dies without stopping them, so a killed
+    #: pytest leaves no orphaned control plane behind. False (`k2 dev cluster up`): they outlive the CLI.
+    die_with_parent: bool = False
     components: list[ComponentState] = field(default_factory=list)
     api_url: str = ""
     etcd_url: str = ""
@@ -409,6 +420,7 @@ class DevCluster:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=_terminate_with_parent if self.die_with_parent else None,
             )
         component = ComponentState(name, self.binary(name), process.pid, str(log), process=process)
         self.components.append(component)

@@ -119,3 +119,33 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+ETCD_ONLY = """
+import sys, time
+from pathlib import Path
+from k2_operator.dev_cluster import DevCluster
+cluster = DevCluster(Path(sys.argv[1]), bin_dir=Path(sys.argv[2]), die_with_parent=True)
+cluster.log_dir.mkdir(parents=True)
+cluster._start_etcd()
+print(cluster.components[0].pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_servers_die_with_a_killed_test_process(kube_cluster: KubeCluster, tmp_path: Path) -> None:
+    """A pytest killed with SIGKILL leaves no orphaned server: they get SIGTERM from the kernel."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", ETCD_ONLY, str(tmp_path / "c"), str(kube_cluster.bin_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    etcd_pid = int(parent.stdout.readline())
+    assert Path(f"/proc/{etcd_pid}").exists()
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 15
+    while Path(f"/proc/{etcd_pid}").exists() and not _zombie(etcd_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{etcd_pid}").exists() or _zombie(etcd_pid)
