@@ -57,7 +57,8 @@ def kube_bin_dir() -> Path:
     (it builds once, ~8.5 min cold, and answers in well under a second afterwards)."""
     if os.environ.get("K2_KUBE_BIN_DIR"):
         return Path(os.environ["K2_KUBE_BIN_DIR"])
-    out = subprocess.run([str(BUILD_SCRIPT)], check=True, capture_output=True, text=True)
+    # stderr passes through: a cold build's progress stays visible.
+    out = subprocess.run([str(BUILD_SCRIPT)], check=True, stdout=subprocess.PIPE, text=True)
     return Path(out.stdout.strip().splitlines()[-1])
 
 
