@@ -242,14 +242,21 @@ def rss_mib(pid: int) -> float | None:
 
 
 def _pid_runs(pid: int, binary: str) -> bool:
-    """True when `pid` is alive and runs `binary` (guards against a recycled pid). For processes a
-    previous `k2 dev cluster up` started; our own children are checked through their Popen."""
+    """True when `pid` is alive (not a zombie) and does not run some other program (a recycled pid).
+    For processes a previous `k2 dev cluster up` started; our own children are checked by Popen.
+    An unreadable or empty command line counts as ours: a stricter check once reported live servers
+    as gone right after their start (cause not pinned down), and the stop then left them running."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return False
-    return state != "Z" and Path(cmdline).name == Path(binary).name
+    if state == "Z":
+        return False
+    try:
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return True
+    return not argv0 or Path(argv0).name == Path(binary).name
 
 
 def stop_pid(pid: int, binary: str, timeout: float = 20.0) -> float:
@@ -257,13 +264,15 @@ def stop_pid(pid: int, binary: str, timeout: float = 20.0) -> float:
     started = time.monotonic()
     if not _pid_runs(pid, binary):
         return 0.0
-    os.kill(pid, signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
     while time.monotonic() - started < timeout:
         _reap(pid)
         if not _pid_runs(pid, binary):
             return time.monotonic() - started
         time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
     while _pid_runs(pid, binary):
         _reap(pid)
         time.sleep(0.05)
