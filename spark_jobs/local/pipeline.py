@@ -80,10 +80,15 @@ class LocalPipeline:
             sys.executable, "-m", "spark_jobs.cli", "feed",
             "--exchange", "all",
             "--source", self.settings.source,
-            "--rate", str(self.settings.rate),
             "--bootstrap-servers", self.broker.bootstrap_servers,
             "--registry-url", self.registry.url,
         ]  # fmt: skip
+        if self.settings.source == "synthetic":
+            # A new seed per run: the same seed would repeat trade ids, which Gold rightly drops as
+            # duplicates of the previous run's trades on the same day.
+            command += ["--rate", str(self.settings.rate), "--seed", str(int(time.time()))]
+        elif self.settings.source == "replay":
+            command += ["--loops", "0"]
         if duration:
             command += ["--duration", str(duration)]
         self.feed = subprocess.Popen(
@@ -107,10 +112,17 @@ class LocalPipeline:
                         **config.__dict__,
                         "trigger_interval": self.settings.trigger_interval,
                         "gold_watermark": self.settings.gold_watermark,
+                        "max_trade_age": self.max_trade_age,
                     }
                 )
             )
         return configs
+
+    @property
+    def max_trade_age(self) -> str:
+        """The recorded sample is from 2024: with the replay source Silver accepts old trades,
+        otherwise every replayed trade would land in the DLQ as timestamp_out_of_range."""
+        return "36500 days" if self.settings.source == "replay" else "7 days"
 
     def start_spark_jobs(self) -> None:
         configs = self.job_configs()
