@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from pyspark.sql import Column, DataFrame
@@ -296,7 +296,14 @@ def to_silver_and_dlq(
     now: datetime | None = None,
 ) -> tuple[DataFrame, DataFrame]:
     """(silver, dlq) of a Bronze DataFrame of one exchange. writer_schemas maps registry schema id ->
-    writer schema JSON; `now` (tests) fixes the clock, otherwise the micro-batch time is used."""
+    writer schema JSON.
+
+    `now` is the clock for the timestamp checks and validation/error times. When None: a batch
+    DataFrame (foreachBatch) pins it to the time of this call, so the Silver and DLQ actions judge a
+    row at the same instant (two current_timestamp() evaluations could put a row at the 60 s edge in
+    both outputs or neither); a streaming DataFrame uses each micro-batch's time."""
+    if now is None and not bronze_df.isStreaming:
+        now = datetime.now(UTC)
     parts_of = EXCHANGE_PARTS[exchange]
     reader_json = schema_json(raw_schema_name(exchange))
     now_col = F.current_timestamp() if now is None else F.lit(now).cast(T.TimestampType())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -463,18 +464,26 @@ def test_a_null_v2_field_is_dead_lettered_not_dropped(spark):
     assert "message_id" in rows[0].error_reason and "timestamp" in rows[0].error_reason
 
 
-def test_default_clock_is_the_batch_time(spark):
-    """Without `now`, a trade from a moment ago is valid and validated at the current time."""
+def test_default_clock_is_pinned_once_for_silver_and_dlq(spark):
+    """Without `now`, a batch is judged at the time of the call: a trade from a moment ago is valid,
+    and Silver's validation time equals the DLQ's error time although they are two Spark actions."""
     start = datetime.now(UTC)
-    raw = CryptoDataFactory(start_time=start - timedelta(seconds=30)).binance_raw_trade(mean_gap_seconds=0)
-    values = [encode_confluent(1, load_schema("binance_raw_trade"), raw)]
-    silver, _ = to_silver_and_dlq(
+    factory = CryptoDataFactory(start_time=start - timedelta(seconds=30))
+    schema = load_schema("binance_raw_trade")
+    values = [
+        encode_confluent(1, schema, factory.binance_raw_trade(mean_gap_seconds=0)),
+        encode_confluent(1, schema, factory.binance_raw_trade(mean_gap_seconds=0, price="0")),
+    ]
+    silver, dlq = to_silver_and_dlq(
         to_bronze(kafka_source_df(spark, values)), "binance", {1: schema_json("binance_raw_trade")}
     )
-    rows = silver.collect()
-    assert len(rows) == 1
-    validated = rows[0].validation_timestamp.astimezone(UTC)
-    assert start - timedelta(seconds=1) <= validated <= datetime.now(UTC)
+    silver_rows = silver.collect()
+    time.sleep(0.05)  # the DLQ action runs later: a per-action clock would differ
+    dlq_rows = dlq.collect()
+    assert (len(silver_rows), len(dlq_rows)) == (1, 1)
+    validated = silver_rows[0].validation_timestamp.astimezone(UTC)
+    assert start <= validated <= datetime.now(UTC)
+    assert dlq_rows[0].error_timestamp == silver_rows[0].validation_timestamp
 
 
 @pytest.mark.parametrize(
