@@ -5,5 +5,6 @@ pytest_plugins = [
     "tests.fixtures.spark_fixtures",
     "tests.fixtures.kafka_fixtures",
     "tests.fixtures.kube_fixtures",
+    "tests.fixtures.operator_fixtures",
     "tests.fixtures.pipeline_fixtures",
 ]
