@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 import kopf
+from kubernetes.client.exceptions import ApiException
 
 from k2_operator import naming as n
 from k2_operator import operator_metrics as metrics
@@ -29,6 +30,7 @@ METRICS_PORT = int(os.environ.get("K2_OPERATOR_METRICS_PORT", "8080"))
 METRICS_ADDRESS = os.environ.get("K2_OPERATOR_METRICS_ADDRESS", "0.0.0.0")
 FINALIZER = f"{n.GROUP}/operator"
 KOPF_PREFIX = f"kopf.{n.GROUP}"
+FORBIDDEN = 403
 
 _state: dict[str, Reconciler] = {}
 _coalescer = Coalescer()
@@ -67,6 +69,16 @@ def _reconcile_once(namespace: str, name: str, trigger: str) -> None:
     started = time.perf_counter()
     try:
         outcome = rec.reconcile(body)
+    except ApiException as error:
+        if error.status == FORBIDDEN and "NamespaceTerminating" in str(error.body):
+            # The namespace is going away with the pipeline in it: nothing left to reconcile.
+            log.info("namespace terminating; skipped", extra={"namespace": namespace, "pipeline": name})
+            return
+        metrics.RECONCILE_ERRORS.labels(type(error).__name__).inc()
+        log.exception(
+            "reconcile failed", extra={"namespace": namespace, "pipeline": name, "trigger": trigger}
+        )
+        raise
     except Exception as error:
         metrics.RECONCILE_ERRORS.labels(type(error).__name__).inc()
         log.exception(

@@ -1,0 +1,252 @@
+"""Benchmark of the K2 operator against a real API server built from source (not a test).
+
+Measures, in one run:
+  1. CR created -> its five driver Pods created: p50 / p99 over N CRs (created one after another);
+  2. M pipelines reconciled: the operator's RSS and CPU (during creation, and idle with the resync timer);
+  3. the baseline: the wall time of one `spark-submit` JVM start (`--version`), and of one cluster-mode
+     `spark-submit` that creates a driver pod against the same API server and returns, which is what an
+     operator that shells out per job pays (as Kubeflow's spark-operator does) -- times five jobs.
+
+Usage: .venv/bin/python hack/bench-operator.py [--crs 50] [--pipelines 200] [--idle-seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client, config, watch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from k2_operator import naming as n  # noqa: E402
+from k2_operator.dev_cluster import DevCluster  # noqa: E402
+
+from tests.fixtures.operator_fixtures import (  # noqa: E402
+    OPERATOR_NAMESPACE,
+    OperatorKit,
+    OperatorProcess,
+    service_account_kubeconfig,
+    wait_for,
+)
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class DriverPodClock:
+    """Watches driver pods and records when each pipeline's fifth driver pod appeared."""
+
+    def __init__(self, core: client.CoreV1Api, namespace: str) -> None:
+        self.core, self.namespace = core, namespace
+        self.seen: dict[str, set[str]] = {}
+        self.complete_at: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self._watch = watch.Watch()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        selector = f"{n.LABEL_COMPONENT}={n.COMPONENT_DRIVER}"
+        for event in self._watch.stream(
+            self.core.list_namespaced_pod, self.namespace, label_selector=selector
+        ):
+            if event["type"] != "ADDED":
+                continue
+            pod = event["object"]
+            pipeline = pod.metadata.labels[n.LABEL_PIPELINE]
+            with self.lock:
+                jobs = self.seen.setdefault(pipeline, set())
+                jobs.add(pod.metadata.labels[n.LABEL_JOB])
+                if len(jobs) == 5 and pipeline not in self.complete_at:
+                    self.complete_at[pipeline] = time.monotonic()
+
+    def done(self, pipeline: str) -> float | None:
+        with self.lock:
+            return self.complete_at.get(pipeline)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def spark_submit_baseline(cluster: DevCluster, kit: OperatorKit, work: Path) -> dict[str, float]:
+    spark_submit = str(Path(sys.executable).parent / "spark-submit")
+    env = {**os.environ, "HOME": str(work)}
+    env.pop("KUBECONFIG", None)
+    t0 = time.monotonic()
+    subprocess.run([spark_submit, "--version"], capture_output=True, env=env, check=True)
+    version_s = time.monotonic() - t0
+
+    ns = kit.namespace()
+    core = kit.core
+    rbac: Any = client.RbacAuthorizationV1Api(kit.cluster.api_client)
+    core.create_namespaced_service_account(ns, {"metadata": {"name": "submitter"}})
+    rules = [{"apiGroups": [""], "resources": ["pods", "services", "configmaps"], "verbs": ["*"]}]
+    rbac.create_namespaced_role(ns, {"metadata": {"name": "submitter"}, "rules": rules})
+    rbac.create_namespaced_role_binding(
+        ns,
+        {
+            "metadata": {"name": "submitter"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "submitter"},
+            "subjects": [{"kind": "ServiceAccount", "name": "submitter", "namespace": ns}],
+        },
+    )
+    token = core.create_namespaced_service_account_token(
+        "submitter", ns, {"spec": {"expirationSeconds": 3600}}
+    )
+    (work / "token").write_text(token.status.token)
+    admin = yaml.safe_load(cluster.kubeconfig.read_text())
+    (work / "ca.crt").write_bytes(
+        base64.b64decode(admin["clusters"][0]["cluster"]["certificate-authority-data"])
+    )
+    command = [
+        spark_submit,
+        "--master",
+        f"k8s://{cluster.api_url}",
+        "--deploy-mode",
+        "cluster",
+        "--name",
+        "bench",
+        "--conf",
+        f"spark.kubernetes.namespace={ns}",
+        "--conf",
+        "spark.kubernetes.container.image=k2/streaming:bench",
+        "--conf",
+        f"spark.kubernetes.authenticate.submission.caCertFile={work / 'ca.crt'}",
+        "--conf",
+        f"spark.kubernetes.authenticate.submission.oauthTokenFile={work / 'token'}",
+        "--conf",
+        "spark.kubernetes.authenticate.driver.serviceAccountName=submitter",
+        "--conf",
+        "spark.kubernetes.submission.waitAppCompletion=false",
+        "local:///opt/k2/app.py",
+    ]
+    t0 = time.monotonic()
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=work)
+    submit_s = time.monotonic() - t0
+    pods = core.list_namespaced_pod(ns, label_selector="spark-role=driver").items
+    if result.returncode != 0 or not pods:
+        print(result.stdout[-2000:], result.stderr[-3000:], file=sys.stderr)
+        raise SystemExit("cluster-mode spark-submit did not create a driver pod")
+    return {"spark_submit_version_s": version_s, "spark_submit_cluster_mode_s": submit_s}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--crs", type=int, default=50)
+    parser.add_argument("--pipelines", type=int, default=200)
+    parser.add_argument("--idle-seconds", type=float, default=60)
+    parser.add_argument("--resync-seconds", type=float, default=10)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="k2-bench-operator-"))
+    cluster = DevCluster(work / "cluster").start()
+    assert cluster.bin_dir is not None
+    print(f"control plane up in {cluster.startup_seconds:.1f} s", file=sys.stderr)
+    operator: OperatorProcess | None = None
+    try:
+        kubectl = [str(cluster.bin_dir / "kubectl"), f"--kubeconfig={cluster.kubeconfig}"]
+        subprocess.run(
+            [*kubectl, "apply", "--server-side", "-f", str(REPO / "crds" / "streamingpipelines.k2.dev.yaml")],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [*kubectl, "wait", "--for=condition=Established", "crd/streamingpipelines.k2.dev"],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run([*kubectl, "create", "namespace", OPERATOR_NAMESPACE], check=True, capture_output=True)
+        subprocess.run(
+            [*kubectl, "apply", "-f", str(REPO / "operator" / "manifests" / "operator-rbac.yaml")],
+            check=True,
+            capture_output=True,
+        )
+        api_client = config.new_client_from_config(config_file=str(cluster.kubeconfig))
+        from tests.fixtures.kube_fixtures import KubeCluster
+
+        kube = KubeCluster(cluster.kubeconfig, cluster.api_url, cluster.bin_dir, api_client, cluster)
+        kit = OperatorKit(kube)
+        results: dict[str, Any] = spark_submit_baseline(cluster, kit, work)
+
+        kubeconfig = service_account_kubeconfig(kube, work / "operator.kubeconfig")
+        # The production resync interval, not the tests' 1 s.
+        operator = OperatorProcess(kubeconfig, work / "operator.log", resync_seconds=args.resync_seconds)
+        operator.start()
+        pid = operator.proc.pid  # type: ignore[union-attr]
+        ns = kit.namespace()
+        clock = DriverPodClock(kit.core, ns)
+        latencies = []
+        cpu0 = cpu_seconds(pid)
+        for i in range(args.crs):
+            name = f"bench-{i:03d}"
+            started = time.monotonic()
+            kit.apply_pipeline(ns, name)
+            done = wait_for(f"{name}'s five drivers", partial(clock.done, name), timeout=120, interval=0.01)
+            latencies.append(done - started)
+        results["cr_to_five_pods_p50_s"] = statistics.median(latencies)
+        results["cr_to_five_pods_p99_s"] = percentile(latencies, 0.99)
+        results["cr_to_five_pods_max_s"] = max(latencies)
+        t_bulk = time.monotonic()
+        for i in range(args.crs, args.pipelines):
+            kit.apply_pipeline(ns, f"bench-{i:03d}")
+        wait_for(
+            f"{args.pipelines} pipelines with five drivers",
+            lambda: len(clock.complete_at) >= args.pipelines,
+            timeout=1800,
+            interval=1,
+        )
+        results["bulk_create_s"] = time.monotonic() - t_bulk
+        results["operator_cpu_s_creating_all"] = cpu_seconds(pid) - cpu0
+        results["operator_rss_mib_after_create"] = rss_mib(pid)
+        time.sleep(args.resync_seconds)  # let status writes settle
+        idle_cpu0, idle_t0 = cpu_seconds(pid), time.monotonic()
+        time.sleep(args.idle_seconds)
+        results["operator_idle_cpu_percent"] = (
+            100 * (cpu_seconds(pid) - idle_cpu0) / (time.monotonic() - idle_t0)
+        )
+        results["operator_rss_mib_idle"] = rss_mib(pid)
+        results["pipelines"] = args.pipelines
+        results["resync_seconds"] = args.resync_seconds
+        results["shell_out_five_jobs_s"] = 5 * results["spark_submit_cluster_mode_s"]
+        results["ratio_shell_out_vs_operator_p50"] = (
+            results["shell_out_five_jobs_s"] / results["cr_to_five_pods_p50_s"]
+        )
+        print(
+            json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in results.items()}, indent=2)
+        )
+        return 0
+    finally:
+        if operator is not None:
+            operator.stop()
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
