@@ -43,6 +43,8 @@ class JobConfig:
     metrics_bind_address: str = "0.0.0.0"
     #: Kafka topic override for bronze (tests use unique topics); empty means the contract's raw topic.
     kafka_topic: str | None = None
+    #: Silver/Gold: Delta source files per micro-batch (bounds a batch after downtime); None = Delta's 1000.
+    max_files_per_trigger: int | None = None
 
     def __post_init__(self) -> None:
         if self.layer not in LAYERS:
@@ -75,11 +77,13 @@ class JobConfig:
         """A copy with fields replaced by K2_* environment variables (``ENV_OVERRIDES``), so a pod
         can point a rendered config at another broker or bucket without re-rendering it."""
         env = os.environ if environ is None else environ
+        types = {f.name: str(f.type) for f in dataclasses.fields(self)}
         changes: dict[str, Any] = {}
         for variable, field_name in ENV_OVERRIDES.items():
             if variable in env:
-                current = getattr(self, field_name)
-                changes[field_name] = type(current)(env[variable]) if current is not None else env[variable]
+                changes[field_name] = (
+                    int(env[variable]) if types[field_name].startswith("int") else env[variable]
+                )
         return dataclasses.replace(self, **changes) if changes else self
 
     def to_yaml(self) -> str:
@@ -123,6 +127,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "K2_TRIGGER_INTERVAL": "trigger_interval",
     "K2_GOLD_WATERMARK": "gold_watermark",
     "K2_MAX_OFFSETS_PER_TRIGGER": "max_offsets_per_trigger",
+    "K2_MAX_FILES_PER_TRIGGER": "max_files_per_trigger",
     "K2_METRICS_PORT": "metrics_port",
     "K2_METRICS_BIND_ADDRESS": "metrics_bind_address",
 }

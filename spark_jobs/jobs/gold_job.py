@@ -25,7 +25,7 @@ from spark_jobs.job_config import JobConfig
 from spark_jobs.jobs.batch_stats import batch_stats, record_batch_stats
 from spark_jobs.jobs.delta_io import ensure_table, latest_commit
 from spark_jobs.jobs.silver_job import ensure_silver_tables
-from spark_jobs.jobs.stream_options import apply_trigger
+from spark_jobs.jobs.stream_options import apply_trigger, delta_source_options
 from spark_jobs.jobs.table_schemas import GOLD_PARTITION_COLUMNS, gold_schema
 from spark_jobs.logging_setup import job_logger
 from spark_jobs.metrics import JobMetrics
@@ -112,7 +112,10 @@ def start_gold(spark: SparkSession, config: JobConfig, metrics: JobMetrics) -> S
     uri = config.table_uri(GOLD_TABLE)
     ensure_table(spark, uri, gold_schema(), GOLD_PARTITION_COLUMNS, GOLD_TABLE_PROPERTIES)
     silver_binance, silver_kraken = (
-        spark.readStream.format("delta").load(config.table_uri(silver_table(e))) for e in EXCHANGES
+        spark.readStream.format("delta")
+        .options(**delta_source_options(config))
+        .load(config.table_uri(silver_table(e)))
+        for e in EXCHANGES
     )
     writer = (
         to_gold(silver_binance, silver_kraken, config.gold_watermark)

@@ -19,7 +19,7 @@ from spark_jobs.jobs.batch_stats import batch_stats, record_batch_stats
 from spark_jobs.jobs.delta_io import append_exactly_once, ensure_table
 from spark_jobs.jobs.query_identity import QueryIdLatch
 from spark_jobs.jobs.schema_lookup import WriterSchemaCache
-from spark_jobs.jobs.stream_options import apply_trigger
+from spark_jobs.jobs.stream_options import apply_trigger, delta_source_options
 from spark_jobs.jobs.table_schemas import (
     BRONZE_PARTITION_COLUMNS,
     DLQ_PARTITION_COLUMNS,
@@ -100,6 +100,7 @@ def start_silver(spark: SparkSession, config: JobConfig, metrics: JobMetrics) ->
     batch_writer = SilverBatchWriter(config, metrics, WriterSchemaCache.for_url(config.schema_registry_url))
     writer = (
         spark.readStream.format("delta")
+        .options(**delta_source_options(config))
         .load(bronze_uri)
         .writeStream.queryName(config.job_name)
         .option("checkpointLocation", config.checkpoint_uri)

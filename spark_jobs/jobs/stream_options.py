@@ -38,3 +38,9 @@ def kafka_source_options(config: JobConfig) -> dict[str, str]:
             f'username="{user}" password="{password}";'
         )
     return options
+
+
+def delta_source_options(config: JobConfig) -> dict[str, str]:
+    if config.max_files_per_trigger is None:
+        return {}
+    return {"maxFilesPerTrigger": str(config.max_files_per_trigger)}

@@ -6,8 +6,10 @@ from __future__ import annotations
 import socket
 from urllib.parse import urlparse
 
-#: Websocket endpoints the live feed connects to (probed, not used, here).
-LIVE_ENDPOINTS = ("wss://stream.binance.com:9443", "wss://ws.kraken.com:443")
+from spark_jobs.feeds import binance, kraken
+
+#: Websocket endpoints the live feed connects to (probed here with a TCP connect, nothing sent).
+LIVE_ENDPOINTS = (binance.LIVE_URL, kraken.LIVE_URL)
 
 
 def exchanges_reachable(timeout: float = 2.0) -> tuple[bool, str]:

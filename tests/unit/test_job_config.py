@@ -73,6 +73,7 @@ def test_env_overrides_replace_fields_with_their_types():
     assert config.kafka_bootstrap_servers == "kafka:9092"
     assert config.max_offsets_per_trigger == 123
     assert config.metrics_port == 9100
+    assert make().with_env_overrides({"K2_MAX_FILES_PER_TRIGGER": "5"}).max_files_per_trigger == 5
     assert make().with_env_overrides({}) == make()
 
 
