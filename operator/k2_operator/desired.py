@@ -5,6 +5,7 @@ The one place where the typed spec (pipeline_spec.PipelineSpec) meets the builde
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from kubernetes.utils import parse_quantity
 
 from k2_operator import naming as n
 from k2_operator.builders import (
+    IN_CLUSTER_MASTER,
     JobInputs,
     PipelineRef,
     SecretEnv,
@@ -23,6 +25,7 @@ from k2_operator.pipeline_spec import CredentialsSecretRef, PipelineSpec, Restar
 from k2_operator.planner import PipelinePlan, plan_pipeline
 from k2_operator.spec_hash import spec_hash, stamp
 from k2_operator.state_machine import RestartPolicy
+from spark_jobs.job_config import JobConfig
 
 MIB = 1024 * 1024
 
@@ -70,13 +73,20 @@ def job_inputs(ref: PipelineRef, spec: PipelineSpec, plan: PipelinePlan, job: st
         pipeline=ref,
         job=job,
         plan=plan[job],
-        job_config=spec.job_config(job, metrics_port=n.DRIVER_METRICS_PORT),
+        job_config=driver_job_config(spec, job),
         image=spec.image,
         image_pull_policy=spec.image_pull_policy,
         secret_env=secret_env(spec),
         env_from_secrets=(spec.storage.secret_ref.name,) if spec.storage.secret_ref else (),
         spark_conf=spec.effective_spark_conf(),
     )
+
+
+def driver_job_config(spec: PipelineSpec, job: str) -> JobConfig:
+    """The spec's JobConfig plus `spark.master`: the job entrypoint falls back to local mode without it,
+    and spark-submit's master must win (the CRD keeps users from setting it)."""
+    config = spec.job_config(job, metrics_port=n.DRIVER_METRICS_PORT)
+    return dataclasses.replace(config, spark_conf={**config.spark_conf, "spark.master": IN_CLUSTER_MASTER})
 
 
 def desired_job(inputs: JobInputs) -> DesiredJob:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +86,18 @@ def test_config_map_carries_the_job_config_the_spec_defines() -> None:
     pipeline = desired(EXAMPLE["spec"])
     silver = pipeline.jobs["silver-kraken"]
     config = JobConfig.from_dict(yaml.safe_load(silver.config_map["data"]["job.yaml"]))
-    assert config == pipeline.spec.job_config("silver-kraken", metrics_port=8000)
+    from_spec = pipeline.spec.job_config("silver-kraken", metrics_port=8000)
+    assert dataclasses.replace(config, spark_conf=from_spec.spark_conf) == from_spec
     assert config.checkpoint_uri == "s3a://k2-lake/checkpoints/silver-kraken"
+
+
+def test_the_job_runs_on_the_master_spark_submit_uses_not_local_mode() -> None:
+    # spark_jobs.jobs falls back to local[2] unless its config names a master.
+    job = desired(EXAMPLE["spec"]).jobs["gold"]
+    config = JobConfig.from_dict(yaml.safe_load(job.config_map["data"]["job.yaml"]))
+    command = job.pod["spec"]["containers"][0]["command"]
+    assert config.spark_conf["spark.master"] == command[command.index("--master") + 1]
+    assert config.spark_conf["spark.sql.shuffle.partitions"] == "8"  # the user's settings stay
 
 
 def test_credentials_become_env_from_secret_refs_with_the_job_config_names() -> None:
