@@ -13,7 +13,9 @@ always has.
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -255,20 +257,16 @@ def _checks(exchange: str, known_ids: list[int], now_micros: Column, max_age: ti
         ),
         Check(
             DlqErrorType.INCOMPLETE_RECORD,
-            F.greatest(*[c(name).isNull() for name in V2_COLUMNS]),
+            _any_null(None, V2_COLUMNS),
             _null_names(None, V2_COLUMNS, "null V2 fields: "),
         ),
     ]
 
 
-def _any_null(struct: Column, names: tuple[str, ...]) -> Column:
-    if not names:
-        return F.lit(False)
-    return (
-        F.greatest(*[struct[name].isNull() for name in names])
-        if len(names) > 1
-        else struct[names[0]].isNull()
-    )
+def _any_null(struct: Column | None, names: tuple[str, ...]) -> Column:
+    """True when any of the fields (of `struct`, or top-level columns when None) is null."""
+    nulls = [(struct[n] if struct is not None else F.col(n)).isNull() for n in names]
+    return functools.reduce(operator.or_, nulls, F.lit(False))
 
 
 def _null_names(struct: Column | None, names: tuple[str, ...], prefix: str) -> Column:

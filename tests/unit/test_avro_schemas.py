@@ -109,6 +109,10 @@ def test_unknown_names_are_rejected():
         ({"type": "array", "items": "long"}, T.ArrayType(T.LongType())),
         ({"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2}, T.DecimalType(9, 2)),
         ({"type": "string"}, T.StringType()),
+        (
+            {"type": "record", "name": "Fill", "fields": [{"name": "qty", "type": ["null", "string"]}]},
+            T.StructType([T.StructField("qty", T.StringType(), True)]),
+        ),
     ],
 )
 def test_avro_to_spark_type(avro_type, spark_type):

@@ -76,37 +76,30 @@ def test_bronze_streams_into_delta_and_resumes_without_loss_or_duplicates(spark,
 
 
 def test_silver_and_dlq_stream_from_a_bronze_delta_table(spark, tmp_path):
-    """Two availableNow runs over a Bronze table that grows in between: every row once in Silver or the
-    DLQ, nothing twice."""
+    """Silver and the DLQ as two availableNow queries over one Bronze Delta table: every row once in
+    Silver or the DLQ, the bytes of dead letters as Bronze holds them."""
     bronze_path = str(tmp_path / "bronze")
     schema = load_schema("binance_raw_trade")
     factory = CryptoDataFactory(seed=13)
-    writers = {1: json.dumps(schema)}
     now = DEFAULT_START + timedelta(hours=2)
-    first = [
+    values = [
         encode_confluent(1, schema, t) for t in factory.binance_trade_sequence(4, span=timedelta(minutes=5))
     ]
-    first.append(b"\x09not avro")
-    second = [encode_confluent(1, schema, factory.binance_raw_trade(price="-1")), first[0]]
-    bronze_stream = spark.readStream.format("delta")
+    values += [b"\x09not avro", encode_confluent(1, schema, factory.binance_raw_trade(price="-1")), values[0]]
+    to_bronze(kafka_source_df(spark, values), now=now).write.format("delta").save(bronze_path)
 
-    for run, values in enumerate((first, second)):
-        offset = 0 if run == 0 else len(first)
-        to_bronze(kafka_source_df(spark, values, first_offset=offset), now=now).write.format("delta").mode(
-            "append"
-        ).save(bronze_path)
-        silver, dlq = to_silver_and_dlq(bronze_stream.load(bronze_path), "binance", writers, now=now)
-        _run_available_now(silver, str(tmp_path / "silver"), str(tmp_path / "silver_checkpoint"))
-        _run_available_now(dlq, str(tmp_path / "dlq"), str(tmp_path / "dlq_checkpoint"))
+    bronze_stream = spark.readStream.format("delta").load(bronze_path)
+    silver, dlq = to_silver_and_dlq(bronze_stream, "binance", {1: json.dumps(schema)}, now=now)
+    _run_available_now(silver, str(tmp_path / "silver"), str(tmp_path / "silver_checkpoint"))
+    _run_available_now(dlq, str(tmp_path / "dlq"), str(tmp_path / "dlq_checkpoint"))
 
-    silver_rows = spark.read.format("delta").load(str(tmp_path / "silver")).collect()
-    dlq_rows = spark.read.format("delta").load(str(tmp_path / "dlq")).collect()
-    assert spark.read.format("delta").load(str(tmp_path / "silver")).columns == list(V2_COLUMNS)
-    assert spark.read.format("delta").load(str(tmp_path / "dlq")).columns == list(DLQ_COLUMNS)
-    # first[0] was produced twice (a replay at offset 6): Silver keeps both, Gold deduplicates.
-    assert len(silver_rows) == 5
-    assert sorted((r.kafka_offset, r.error_type) for r in dlq_rows) == [
-        (4, "bad_magic_byte"),
-        (5, "non_positive_price"),
+    silver_table = spark.read.format("delta").load(str(tmp_path / "silver"))
+    dlq_table = spark.read.format("delta").load(str(tmp_path / "dlq"))
+    assert (silver_table.columns, dlq_table.columns) == (list(V2_COLUMNS), list(DLQ_COLUMNS))
+    silver_rows, dlq_rows = silver_table.collect(), dlq_table.collect()
+    # values[0] was produced twice (a replay at offset 6): Silver keeps both, Gold deduplicates.
+    assert (len(silver_rows), len({r.message_id for r in silver_rows})) == (5, 4)
+    assert sorted((r.kafka_offset, r.error_type, bytes(r.raw_value)) for r in dlq_rows) == [
+        (4, "bad_magic_byte", values[4]),
+        (5, "non_positive_price", values[5]),
     ]
-    assert len({r.message_id for r in silver_rows}) == 4
