@@ -175,6 +175,7 @@ def main() -> int:
     parser.add_argument("--pipelines", type=int, default=200)
     parser.add_argument("--idle-seconds", type=float, default=60)
     parser.add_argument("--resync-seconds", type=float, default=10)
+    parser.add_argument("--full-resync-seconds", type=float, default=60)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="k2-bench-operator-"))
     cluster = DevCluster(work / "cluster").start()
@@ -208,7 +209,12 @@ def main() -> int:
 
         kubeconfig = service_account_kubeconfig(kube, work / "operator.kubeconfig")
         # The production resync interval, not the tests' 1 s.
-        operator = OperatorProcess(kubeconfig, work / "operator.log", resync_seconds=args.resync_seconds)
+        operator = OperatorProcess(
+            kubeconfig,
+            work / "operator.log",
+            resync_seconds=args.resync_seconds,
+            full_resync_seconds=args.full_resync_seconds,
+        )
         operator.start()
         pid = operator.proc.pid  # type: ignore[union-attr]
         ns = kit.namespace()
@@ -245,6 +251,7 @@ def main() -> int:
         results["operator_rss_mib_idle"] = rss_mib(pid)
         results["pipelines"] = args.pipelines
         results["resync_seconds"] = args.resync_seconds
+        results["full_resync_seconds"] = args.full_resync_seconds
         results["shell_out_five_jobs_s"] = 5 * results["spark_submit_cluster_mode_s"]
         results["ratio_shell_out_vs_operator_p50"] = (
             results["shell_out_five_jobs_s"] / results["cr_to_five_pods_p50_s"]

@@ -2,7 +2,8 @@
 runs the same reconciliation of the pipeline, read fresh from the API server, one at a time per pipeline.
 
 Run: ``python -m k2_operator`` (or ``kopf run --standalone -A -m k2_operator.handlers``).
-Environment: K2_OPERATOR_RESYNC_SECONDS (timer interval, default 10), K2_OPERATOR_METRICS_PORT (8080,
+Environment: K2_OPERATOR_RESYNC_SECONDS (timer interval, default 10), K2_OPERATOR_FULL_RESYNC_SECONDS
+(reconcile at least this often even when nothing is due, default 60), K2_OPERATOR_METRICS_PORT (8080,
 0 = off), K2_OPERATOR_METRICS_ADDRESS (0.0.0.0).
 """
 
@@ -21,11 +22,12 @@ from k2_operator import naming as n
 from k2_operator import operator_metrics as metrics
 from k2_operator.coalescer import Coalescer
 from k2_operator.kube_io import KubeApi, new_api_client
-from k2_operator.reconciler import Reconciler
+from k2_operator.reconciler import Reconciler, deadline_due
 
 log = logging.getLogger("k2_operator.handlers")
 
 RESYNC_SECONDS = float(os.environ.get("K2_OPERATOR_RESYNC_SECONDS", "10"))
+FULL_RESYNC_SECONDS = float(os.environ.get("K2_OPERATOR_FULL_RESYNC_SECONDS", "60"))
 METRICS_PORT = int(os.environ.get("K2_OPERATOR_METRICS_PORT", "8080"))
 METRICS_ADDRESS = os.environ.get("K2_OPERATOR_METRICS_ADDRESS", "0.0.0.0")
 FINALIZER = f"{n.GROUP}/operator"
@@ -34,6 +36,7 @@ FORBIDDEN = 403
 
 _state: dict[str, Reconciler] = {}
 _coalescer = Coalescer()
+_last_reconciled: dict[tuple[str, str], float] = {}
 
 
 def reconciler() -> Reconciler:
@@ -66,6 +69,7 @@ def _reconcile_once(namespace: str, name: str, trigger: str) -> None:
     if body is None or body["metadata"].get("deletionTimestamp"):
         return
     metrics.RECONCILIATIONS.labels(trigger).inc()
+    _last_reconciled[(namespace, name)] = time.time()
     started = time.perf_counter()
     try:
         outcome = rec.reconcile(body)
@@ -102,9 +106,15 @@ def on_pipeline_change(namespace: str | None, name: str, reason: str, **_: Any) 
 
 
 @kopf.timer(n.GROUP, n.VERSION, n.PLURAL, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
-def on_resync(namespace: str | None, name: str, **_: Any) -> None:
-    """Backoff deadlines, start timeouts and the healthy-period reset are time-driven: check them."""
-    reconcile_named(namespace or "", name, "timer")
+def on_resync(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> None:
+    """Backoff deadlines, start timeouts and the healthy-period reset are time-driven: reconcile when
+    one is due (read from kopf's copy of the pipeline, no API call), and in any case every
+    FULL_RESYNC_SECONDS to repair drift no event reports (e.g. a deleted ConfigMap)."""
+    key = (namespace or "", name)
+    now = time.time()
+    if now - _last_reconciled.get(key, 0.0) < FULL_RESYNC_SECONDS and not deadline_due(body, now):
+        return
+    reconcile_named(*key, "timer")
 
 
 @kopf.on.event(
@@ -120,6 +130,7 @@ def on_driver_pod_event(namespace: str | None, labels: Mapping[str, str], **_: A
 def on_pipeline_delete(namespace: str | None, name: str, **_: Any) -> None:
     """Children go with the pipeline through their ownerReferences (the garbage collector)."""
     metrics.PHASES.forget(namespace or "", name)
+    _last_reconciled.pop((namespace or "", name), None)
     log.info(
         "pipeline deleted; children are garbage-collected", extra={"namespace": namespace, "pipeline": name}
     )

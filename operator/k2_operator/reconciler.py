@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from k2_operator import driver_rbac
 from k2_operator.builders import PipelineRef
-from k2_operator.desired import DesiredPipeline, desired_pipeline
+from k2_operator.desired import DesiredPipeline, desired_pipeline, restart_policy
 from k2_operator.kube_io import KubeApi
 from k2_operator.pipeline_spec import PipelineSpec, PipelineSpecError
 from k2_operator.pipeline_status import (
@@ -31,6 +31,7 @@ from k2_operator.state_machine import (
     JobSituation,
     ObservedDriver,
     decide_job,
+    next_deadline,
 )
 
 log = logging.getLogger("k2_operator.reconciler")
@@ -201,3 +202,19 @@ def _pruned(value: Any) -> Any:
     if isinstance(value, list):
         return [_pruned(item) for item in value]
     return value
+
+
+def deadline_due(body: Mapping[str, Any], now: float) -> bool:
+    """True when some job of this pipeline (as last recorded in its status) has a time-driven
+    transition due; an invalid spec counts as due, so the reconciliation reports it."""
+    try:
+        spec = PipelineSpec.from_cr_spec(body.get("spec") or {})
+    except (PipelineSpecError, ValueError):
+        return True
+    policy = restart_policy(spec.restart_policy)
+    jobs = (body.get("status") or {}).get("jobs") or {}
+    deadlines = (
+        next_deadline(record_from_status(entry), policy, spec.driver_start_timeout_seconds)
+        for entry in jobs.values()
+    )
+    return any(deadline is not None and deadline <= now for deadline in deadlines)

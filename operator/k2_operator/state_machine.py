@@ -192,6 +192,18 @@ def decide_job(s: JobSituation) -> JobDecision:
     return JobDecision(record)
 
 
+def next_deadline(record: JobRecord, policy: RestartPolicy, start_timeout_seconds: float) -> float | None:
+    """When this job's next time-driven transition falls due (backoff over, start timeout, healthy
+    reset), or None: lets a periodic check skip reconciling pipelines where nothing can be due."""
+    if record.phase == JobPhase.BACKOFF:
+        return record.next_restart_at if record.next_restart_at is not None else record.last_transition
+    if record.phase == JobPhase.STARTING:
+        return record.last_transition + start_timeout_seconds
+    if record.phase == JobPhase.RUNNING and record.restarts > 0:
+        return record.last_transition + policy.reset_after_seconds
+    return None
+
+
 def _running(s: JobSituation, driver: ObservedDriver) -> JobDecision:
     record = s.record
     if record.phase != JobPhase.RUNNING or record.spec_hash != s.desired_hash:

@@ -23,6 +23,7 @@ from k2_operator.pipeline_status import (
     record_to_status,
 )
 from k2_operator.planner import plan_pipeline
+from k2_operator.reconciler import deadline_due
 from k2_operator.state_machine import JobPhase, JobRecord
 
 from spark_jobs import job_config as job_config_module
@@ -158,3 +159,12 @@ def test_job_status_entry_and_plan_use_only_fields_the_crd_keeps() -> None:
     assert set(record_to_status(JobRecord(), cores=1)) <= job_fields
     plan_fields = set(status_schema()["plan"]["properties"]["jobs"]["additionalProperties"]["properties"])
     assert set(plan_pipeline(14, 2048)["gold"].as_status()) <= plan_fields
+
+
+def test_a_pipeline_is_due_for_a_timer_reconcile_only_when_a_deadline_passed() -> None:
+    body: dict[str, Any] = {"spec": EXAMPLE["spec"], "status": {"jobs": {}}}
+    assert deadline_due(body, 1000.0) is False
+    body["status"]["jobs"]["gold"] = {"phase": "BackOff", "nextRestartTime": "1970-01-01T00:16:50Z"}  # 1010
+    assert deadline_due(body, 1009.0) is False
+    assert deadline_due(body, 1010.0) is True
+    assert deadline_due({"spec": {"image": "x"}}, 0.0) is True  # invalid: reconcile to report it

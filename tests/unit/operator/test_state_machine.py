@@ -16,6 +16,7 @@ from k2_operator.state_machine import (
     ObservedDriver,
     RestartPolicy,
     decide_job,
+    next_deadline,
 )
 
 pytestmark = pytest.mark.unit
@@ -217,3 +218,12 @@ def test_a_replacement_created_by_a_crashed_run_is_adopted_not_deleted() -> None
 def test_backoff_delay_doubles_and_is_capped() -> None:
     policy = RestartPolicy(backoff_initial_seconds=5, backoff_max_seconds=60)
     assert [policy.delay(n) for n in range(6)] == [5, 10, 20, 40, 60, 60]
+
+
+def test_next_deadline_is_when_a_time_driven_transition_falls_due() -> None:
+    assert next_deadline(recorded(JobPhase.BACKOFF, next_restart_at=1010.0), POLICY, 60) == 1010.0
+    assert next_deadline(recorded(JobPhase.STARTING, last_transition=1000.0), POLICY, 60) == 1060.0
+    assert next_deadline(recorded(JobPhase.RUNNING, restarts=1, last_transition=1000.0), POLICY, 60) == 1100.0
+    assert next_deadline(recorded(JobPhase.RUNNING, restarts=0, last_transition=1000.0), POLICY, 60) is None
+    assert next_deadline(recorded(JobPhase.FAILED), POLICY, 60) is None
+    assert next_deadline(recorded(JobPhase.SUSPENDED), POLICY, 60) is None
