@@ -59,7 +59,6 @@ USD_PEGGED_QUOTES: Final[frozenset[str]] = frozenset(
 
 #: Kraken sends b/s (websocket v1) or buy/sell (v2); compared lower-cased and trimmed.
 KRAKEN_SIDES: Final[dict[str, str]] = {"b": "buy", "s": "sell", "buy": "buy", "sell": "sell"}
-SIDES: Final[tuple[str, ...]] = ("buy", "sell")
 
 #: Epoch seconds with an optional fraction, exactly as Kraken sends it.
 EPOCH_SECONDS_PATTERN: Final = r"^([0-9]{1,12})(?:\.([0-9]*))?$"
@@ -71,7 +70,6 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 PRICE_TYPE: Final = decimal_type("trade_v2", "price")
 QUANTITY_TYPE: Final = decimal_type("trade_v2", "quantity")
-VALUE_USD_TYPE: Final = decimal_type("trade_v2", "trade_value_usd")
 #: Wide enough for any string that fits PRICE_TYPE/QUANTITY_TYPE: used to detect silent rounding.
 _WIDE_DECIMAL: Final = "decimal(38,18)"
 #: Length of the hex hash used as a Kraken trade id when Kraken gives none (64 bits).
