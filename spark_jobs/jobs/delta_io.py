@@ -9,6 +9,7 @@ checkpoint never makes Delta silently skip the new query's batches 0, 1, 2...
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 
 from delta.tables import DeltaTable
@@ -25,7 +26,7 @@ def ensure_table(
 ) -> None:
     """Create an empty Delta table at ``uri`` unless one exists, so downstream streams can start
     before upstream jobs wrote anything. Safe when two jobs race to create the same table."""
-    if DeltaTable.isDeltaTable(spark, uri):
+    if _has_commits(spark, uri):
         return
     builder = DeltaTable.createIfNotExists(spark).location(hadoop_form(uri)).addColumns(schema)
     if partition_by:
@@ -35,8 +36,30 @@ def ensure_table(
     try:
         builder.execute()
     except Exception:
-        if not DeltaTable.isDeltaTable(spark, uri):  # lost a creation race: the winner's table is fine
+        # Lost a creation race (e.g. silver-kraken and bronze-kraken both creating Bronze): the
+        # winner's first commit may still be landing, so give it a moment before giving up.
+        if not _becomes_delta_table(spark, uri, timeout_seconds=60):
             raise
+
+
+def _becomes_delta_table(spark: SparkSession, uri: str, timeout_seconds: float) -> bool:
+    # Not DeltaTable.isDeltaTable: it answers from a DeltaLog cached while the path was still empty.
+    deadline = time.monotonic() + timeout_seconds
+    while not _has_commits(spark, uri):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
+def _has_commits(spark: SparkSession, uri: str) -> bool:
+    """Whether the table's _delta_log holds a commit or checkpoint file (read from storage)."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    pattern = jvm.org.apache.hadoop.fs.Path(f"{uri.rstrip('/')}/_delta_log/*.{{json,parquet}}")
+    fs = pattern.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    found = fs.globStatus(pattern)
+    return found is not None and len(found) > 0
 
 
 def hadoop_form(uri: str) -> str:

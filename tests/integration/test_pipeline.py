@@ -204,6 +204,38 @@ def test_metrics_endpoints_report_what_the_tables_hold(spark, module_pipeline_en
     assert sample_sum(gold, "k2_batch_processing_duration_seconds_count") >= 1
 
 
+def test_the_local_summary_and_progress_view_read_this_run(spark, module_pipeline_env, first_run):
+    """k2 local's summary (read from the tables) and live view (from the metrics), over this run."""
+    import io
+
+    from rich.console import Console
+
+    from spark_jobs.local.pipeline import LocalPipeline, LocalSettings
+    from spark_jobs.local.progress import render
+    from spark_jobs.local.summary import collect_summary, print_summary
+
+    pipeline = LocalPipeline(LocalSettings(data_dir=module_pipeline_env.root, source="synthetic", rate=1))
+    pipeline.jobs = list(first_run.jobs.values())
+    pipeline.injected = first_run.expected_dlq["binance"] + first_run.expected_dlq["kraken"]
+    summary = collect_summary(spark, pipeline, {"python driver": 1})
+    assert summary.dlq_only_injected
+    assert all(summary.conserved(e) for e in EXCHANGES)
+    assert (
+        summary.rows[GOLD_TABLE] == summary.silver_distinct_message_ids == summary.gold_distinct_message_ids
+    )
+    assert summary.duplicates_removed_this_run == DUPLICATED
+    p50, p99 = summary.latency_p50_p99["gold"]
+    assert p50 is not None and p99 is not None and 0 < p50 <= p99
+    out = io.StringIO()
+    console = Console(file=out, width=160)
+    print_summary(summary, module_pipeline_env.root, console)
+    console.print(render(pipeline, deadline=None))
+    text = out.getvalue()
+    assert "FAIL" not in text
+    assert "DLQ holds only the injected bad records" in text
+    assert all(name in text for name in first_run.jobs)
+
+
 # --- a second run on the same pipeline: replay, late data, lost Gold state ----------------------
 
 

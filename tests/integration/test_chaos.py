@@ -1,0 +1,184 @@
+"""Crashes mid-stream: each job SIGKILLed at a random point and restarted through the real entrypoint
+(``python -m spark_jobs.jobs``, one Spark application per process, as in a driver pod), and the
+broker restarted under a running Bronze query. After recovery every produced trade is in each layer
+exactly once (counted against the produced set, not against another table)."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from spark_jobs.contracts import DLQ_TABLE, EXCHANGES, GOLD_TABLE, bronze_table, silver_table
+from spark_jobs.job_config import JobConfig
+from tests.fixtures.pipeline_fixtures import PipelineEnv, expected_message_id, live_trades, now_factory
+
+pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.slow]
+
+TRADES_PER_EXCHANGE = 240
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def launch(env: PipelineEnv, config: JobConfig, attempt: str) -> subprocess.Popen[bytes]:
+    """The job as a driver pod runs it, in its own process group (python + its Spark JVM)."""
+    command = [
+        sys.executable,
+        "-m",
+        "spark_jobs.jobs",
+        "--job",
+        config.layer,
+        "--config",
+        str(env.write_config(config)),
+    ]
+    if config.exchange:
+        command += ["--exchange", config.exchange]
+    log = (env.root / f"{config.job_name}.{attempt}.log").open("wb")
+    return subprocess.Popen(
+        command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def delta_versions(table_path: str) -> int:
+    log_dir = Path(table_path) / "_delta_log"
+    return len(list(log_dir.glob("*.json"))) if log_dir.is_dir() else 0
+
+
+def kill_mid_stream(
+    env: PipelineEnv, procs: dict[str, subprocess.Popen[bytes]], tables: dict[str, str]
+) -> None:
+    """SIGKILL each job's whole process group (python + JVM) at a random moment after its first data
+    commit, while it keeps processing."""
+    rng = random.Random()
+    pending = dict(procs)
+    deadline = time.monotonic() + 900
+    while pending and time.monotonic() < deadline:
+        for name, proc in list(pending.items()):
+            assert proc.poll() is None, f"{name} exited ({proc.returncode}) before it could be killed"
+            if delta_versions(env.table_path(tables[name])) >= 2:  # version 0 = created, 1 = first batch
+                time.sleep(rng.uniform(0.0, 1.5))
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(30)
+                del pending[name]
+        time.sleep(0.2)
+    assert not pending, f"never committed a first batch: {sorted(pending)}"
+
+
+def stop_gracefully(procs: dict[str, subprocess.Popen[bytes]], env: PipelineEnv) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:  # like a pod's stop: SIGTERM to the entrypoint only, not its JVM
+            os.kill(proc.pid, signal.SIGTERM)
+    for name, proc in procs.items():
+        try:
+            code = proc.wait(180)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+        log = (env.root / f"{name}.restart.log").read_text(errors="replace")
+        assert code == 0, f"{name} exited {code} after SIGTERM:\n{log[-3000:]}"
+
+
+def wait_for(check, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(2)
+
+
+JOB_TABLES = {
+    **{f"bronze-{e}": bronze_table(e) for e in EXCHANGES},
+    **{f"silver-{e}": silver_table(e) for e in EXCHANGES},
+    "gold": GOLD_TABLE,
+}
+
+
+def test_each_job_killed_mid_stream_then_restarted_loses_and_duplicates_nothing(spark, pipeline_env):
+    """All five jobs run as separate processes (as five driver pods would); each is SIGKILLed at a
+    random point after its first commit, then all five are started again from their checkpoints
+    and run until Gold holds every produced trade; then they are stopped with SIGTERM."""
+    env = pipeline_env
+    factory = now_factory(seed=5)
+    expected: dict[str, set[str]] = {}
+    for exchange in EXCHANGES:
+        trades = live_trades(factory, exchange, TRADES_PER_EXCHANGE)
+        env.produce_trades(exchange, trades)
+        expected[exchange] = {expected_message_id(exchange, t) for t in trades}
+    # Small batches, so every job has several to be interrupted in.
+    configs = env.configs(trigger="2 seconds", max_offsets_per_trigger=60, max_files_per_trigger=1)
+
+    first = {name: launch(env, config, "first") for name, config in configs.items()}
+    try:
+        kill_mid_stream(env, first, JOB_TABLES)
+    finally:
+        for proc in first.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(30)
+
+    restarted = {name: launch(env, config, "restart") for name, config in configs.items()}
+    try:
+        everything = expected["binance"] | expected["kraken"]
+        wait_for(lambda: env.read(spark, GOLD_TABLE).count() >= len(everything), 900, "gold to catch up")
+    finally:
+        stop_gracefully(restarted, env)
+
+    for exchange in EXCHANGES:
+        bronze = env.read(spark, bronze_table(exchange))
+        offsets = bronze.select("partition", "offset").distinct().count()
+        assert bronze.count() == offsets == TRADES_PER_EXCHANGE, (
+            f"bronze-{exchange} lost or duplicated records"
+        )
+        ids = [r.message_id for r in env.read(spark, silver_table(exchange)).select("message_id").collect()]
+        assert len(ids) == len(set(ids)), f"silver-{exchange} duplicated rows"
+        assert set(ids) == expected[exchange], f"silver-{exchange} lost rows"
+    assert env.read(spark, DLQ_TABLE).count() == 0
+    ids = [r.message_id for r in env.read(spark, GOLD_TABLE).select("message_id").collect()]
+    assert len(ids) == len(set(ids)), "gold duplicated rows"
+    assert set(ids) == expected["binance"] | expected["kraken"], "gold lost rows"
+
+
+def test_bronze_survives_a_broker_restart_mid_stream(spark, pipeline_env, kafka_broker):
+    """The broker stops (SIGTERM) and comes back on the same port while Bronze runs with a 1-second
+    trigger; records produced before and after all land exactly once. If the Kafka source gives up
+    during the outage, restarting the query from its checkpoint must still give exactly once."""
+    from spark_jobs.jobs.runner import start_jobs, stop_jobs
+
+    env = pipeline_env
+    config = env.configs(trigger="1 second")["bronze-binance"]
+    factory = now_factory(seed=8)
+    env.produce_trades("binance", live_trades(factory, "binance", 100))
+    jobs = start_jobs(spark, [config])
+    restarts = 0
+    try:
+        _wait_for_rows(spark, env, 100)
+        kafka_broker.stop()
+        time.sleep(3)
+        kafka_broker.start()
+        env.produce_trades("binance", live_trades(factory, "binance", 150))
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and env.read(spark, bronze_table("binance")).count() < 250:
+            if not jobs[0].query.isActive:  # the source gave up during the outage: resume from the checkpoint
+                stop_jobs(spark, jobs)
+                jobs = start_jobs(spark, [config])
+                restarts += 1
+            time.sleep(2)
+    finally:
+        stop_jobs(spark, jobs)
+    bronze = env.read(spark, bronze_table("binance"))
+    assert bronze.count() == 250
+    assert bronze.select("partition", "offset").distinct().count() == 250
+    assert restarts <= 1
+    assert bronze.where(F.col("value").isNull()).count() == 0
+
+
+def _wait_for_rows(spark, env: PipelineEnv, n: int, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while env.read(spark, bronze_table("binance")).count() < n:
+        assert time.monotonic() < deadline, f"bronze did not reach {n} rows"
+        time.sleep(1)
