@@ -99,7 +99,7 @@ def bench_latency(spark: Any, broker: KafkaBroker, registry: SchemaRegistry, wor
     from spark_jobs.jobs.runner import start_jobs, stop_jobs
 
     suffix = f".bench-{rate}"
-    topics = {e: raw_topic(e) + suffix for e in EXCHANGES}
+    topics: dict[str, str] = {e: raw_topic(e) + suffix for e in EXCHANGES}
     broker.create_topics(topics.values(), partitions=3)
     register_trade_schemas(registry.url, topics)
     root = work / f"latency-{rate}"
@@ -124,7 +124,7 @@ def bench_latency(spark: Any, broker: KafkaBroker, registry: SchemaRegistry, wor
         elapsed = time.monotonic() - started
         if not baseline and elapsed >= warmup:
             baseline = gold.metrics.latency_buckets()
-        progress = gold.query.lastProgress or {}
+        progress: dict[str, Any] = gold.query.lastProgress or {}
         for op in progress.get("stateOperators", []):
             state.append((elapsed, int(op["numRowsTotal"]), int(op["memoryUsedBytes"])))
             print(
@@ -161,7 +161,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=600, help="(b, c) seconds of feed per rate")
     parser.add_argument("--warmup", type=float, default=60, help="(b) seconds excluded from latency")
     parser.add_argument("--watermark", default="2 minutes", help="(c) Gold watermark")
-    parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--skip-ingest", action="store_true", help="skip (a)")
     args = parser.parse_args()
 
     from spark_jobs.jobs.runner import session_conf
@@ -180,7 +180,7 @@ def main() -> int:
             spark.sparkContext.setLogLevel("ERROR")
             if not args.skip_ingest:
                 bench_bronze_ingest(spark, broker, registry, work, args.records)
-            for rate in (int(r) for r in args.rates.split(",")):
+            for rate in (int(r) for r in args.rates.split(",") if r):  # --rates "" skips (b, c)
                 print(f"(b, c) offered {rate} trades/s for {args.duration:.0f} s, watermark {args.watermark}")
                 bench_latency(spark, broker, registry, work, rate, args.duration, args.watermark, args.warmup)
         finally:
