@@ -59,9 +59,9 @@ def rss_mib(pid: int) -> float:
 
 
 class DriverPodClock:
-    """Watches driver pods and records when each pipeline's fifth driver pod appeared."""
+    """Watches driver pods, records when each pipeline's fifth driver pod appeared, marks them Running."""
 
-    def __init__(self, core: client.CoreV1Api, namespace: str) -> None:
+    def __init__(self, core: Any, namespace: str) -> None:
         self.core, self.namespace = core, namespace
         self.seen: dict[str, set[str]] = {}
         self.complete_at: dict[str, float] = {}
@@ -84,6 +84,11 @@ class DriverPodClock:
                 continue
             pod = event["object"]
             pipeline = pod.metadata.labels[n.LABEL_PIPELINE]
+            # Play the kubelet (none runs here): a Running driver is the steady state the idle
+            # figures are about; left Pending, every driver would hit its start timeout mid-run.
+            self.core.patch_namespaced_pod_status(
+                pod.metadata.name, self.namespace, {"status": {"phase": "Running"}}
+            )
             with self.lock:
                 jobs = self.seen.setdefault(pipeline, set())
                 jobs.add(pod.metadata.labels[n.LABEL_JOB])
