@@ -84,16 +84,17 @@ class DriverPodClock:
                 continue
             pod = event["object"]
             pipeline = pod.metadata.labels[n.LABEL_PIPELINE]
-            # Play the kubelet (none runs here): a Running driver is the steady state the idle
-            # figures are about; left Pending, every driver would hit its start timeout mid-run.
-            self.core.patch_namespaced_pod_status(
-                pod.metadata.name, self.namespace, {"status": {"phase": "Running"}}
-            )
             with self.lock:
                 jobs = self.seen.setdefault(pipeline, set())
                 jobs.add(pod.metadata.labels[n.LABEL_JOB])
                 if len(jobs) == 5 and pipeline not in self.complete_at:
                     self.complete_at[pipeline] = time.monotonic()
+            # Play the kubelet (none runs here), once the clock was read: a Running driver is the
+            # steady state the idle figures are about; left Pending, every driver would hit its start
+            # timeout during the run.
+            self.core.patch_namespaced_pod_status(
+                pod.metadata.name, self.namespace, {"status": {"phase": "Running"}}
+            )
 
     def done(self, pipeline: str) -> float | None:
         with self.lock:
