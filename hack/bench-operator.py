@@ -184,7 +184,7 @@ def main() -> int:
     parser.add_argument("--full-resync-seconds", type=float, default=60)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="k2-bench-operator-"))
-    cluster = DevCluster(work / "cluster").start()
+    cluster = DevCluster(work / "cluster", die_with_parent=True).start()  # no orphans if killed
     assert cluster.bin_dir is not None
     print(f"control plane up in {cluster.startup_seconds:.1f} s", file=sys.stderr)
     operator: OperatorProcess | None = None
