@@ -198,12 +198,10 @@ class PipelineSpec:
         """The JobConfig (job-config contract) one job of this pipeline runs with."""
         for name, layer, exchange in JOBS:
             if name == job_name and job_name in self.job_names:
-                if exchange is not None and self.exchange(exchange).topic != raw_topic(exchange):
-                    # JobConfig derives its topic from the exchange; a custom topic cannot reach the job yet.
-                    raise PipelineSpecError(
-                        f"spec.exchanges[{exchange}].topic", "a custom topic is not supported by JobConfig"
-                    )
+                # Only a topic other than the contract's default is carried; the job derives the rest.
+                topic = self.exchange(exchange).topic if exchange is not None else None
                 return JobConfig(
+                    kafka_topic=topic if topic != raw_topic(exchange or "") else None,
                     layer=layer,
                     exchange=exchange,
                     kafka_bootstrap_servers=self.kafka.bootstrap_servers,

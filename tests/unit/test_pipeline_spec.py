@@ -182,3 +182,14 @@ def test_the_model_is_frozen() -> None:
     spec = PipelineSpec.from_cr_spec(MINIMAL_SPEC)
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.suspend = True  # type: ignore[misc]
+
+
+def test_a_custom_exchange_topic_reaches_the_bronze_job_config():
+    cr_spec = copy.deepcopy(EXAMPLE["spec"])
+    for exchange in cr_spec["exchanges"]:
+        if exchange["name"] == "kraken":
+            exchange["topic"] = "team-a.kraken.trades"
+    spec = PipelineSpec.from_cr_spec(cr_spec)
+    assert spec.job_config("bronze-kraken").topic == "team-a.kraken.trades"
+    assert spec.job_config("bronze-binance").topic == raw_topic("binance")
+    assert spec.job_config("bronze-binance").kafka_topic is None
