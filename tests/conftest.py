@@ -8,3 +8,11 @@ pytest_plugins = [
     "tests.fixtures.operator_fixtures",
     "tests.fixtures.pipeline_fixtures",
 ]
+
+TIER_MARKERS = ("unit", "integration", "chaos", "operator", "monitoring", "e2e", "slow")
+
+
+def pytest_report_collectionfinish(config, start_path, items):
+    """Print how many selected tests each tier has, so a run shows what it covered."""
+    counts = {marker: sum(1 for item in items if item.get_closest_marker(marker)) for marker in TIER_MARKERS}
+    return "tests per marker: " + ", ".join(f"{marker}={count}" for marker, count in counts.items())
