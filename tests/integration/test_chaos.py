@@ -159,7 +159,7 @@ def test_bronze_survives_a_broker_restart_mid_stream(spark, pipeline_env, kafka_
         _wait_for_rows(spark, env, 100)
         kafka_broker.stop()
         time.sleep(3)
-        kafka_broker.start()
+        restart_broker(kafka_broker)
         env.produce_trades("binance", live_trades(factory, "binance", 150))
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and env.read(spark, bronze_table("binance")).count() < 250:
@@ -175,6 +175,20 @@ def test_bronze_survives_a_broker_restart_mid_stream(spark, pipeline_env, kafka_
     assert bronze.select("partition", "offset").distinct().count() == 250
     assert restarts <= 1
     assert bronze.where(F.col("value").isNull()).count() == 0
+
+
+def restart_broker(broker, timeout: float = 120) -> None:
+    """Start the broker again on its ports; they can stay unbindable for a while (connections in
+    TIME_WAIT after the stop), which start() reports as "port already in use"."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            broker.start()
+            return
+        except RuntimeError as error:
+            if "already in use" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(2)
 
 
 def _wait_for_rows(spark, env: PipelineEnv, n: int, timeout: float = 180) -> None:
