@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trigger", default="5 seconds", help="micro-batch trigger interval of every job")
     parser.add_argument("--watermark", default="10 minutes", help="Gold dedup watermark")
     parser.add_argument("--no-bad-records", action="store_true", help="do not inject the known bad records")
-    parser.add_argument("--drain-timeout", type=float, default=120.0, help="max seconds to drain after stop")
+    parser.add_argument("--drain-timeout", type=float, default=300.0, help="max seconds to drain after stop")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,7 +91,10 @@ def run(args: argparse.Namespace) -> int:
         with console.status("feed stopped; draining the jobs..."):
             drained = pipeline.wait_until_drained(args.drain_timeout)
         if not drained:
-            console.print("[yellow]jobs did not drain in time; the summary shows what is committed")
+            console.print(
+                "[yellow]jobs did not drain in time: the summary shows what is committed so far; "
+                "the next run resumes from the checkpoints and catches up"
+            )
         memory = memory_by_process(pipeline.process_pids())
         pipeline.stop_jobs()
         from spark_jobs.local.summary import collect_summary, print_summary
