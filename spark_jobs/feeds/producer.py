@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
-from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from spark_jobs.avro_schemas import raw_schema_name, schema_json
 from spark_jobs.feeds.stats import FeedStats
+from spark_jobs.registry_client import registry_client, topic_value_subject
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +42,14 @@ class TradeProducer:
     ) -> None:
         self.topics = dict(topics)
         self.stats = stats
-        registry = SchemaRegistryClient({"url": registry_url})
+        registry = registry_client(registry_url)
         # The schemas are registered (with BACKWARD) at feed start; the serializer only looks
         # its id up, so a missing registration fails loudly instead of registering under NONE.
         self._serializers = {
             exchange: AvroSerializer(
-                registry, schema_json(raw_schema_name(exchange)), conf={"auto.register.schemas": False}
+                registry,
+                schema_json(raw_schema_name(exchange)),
+                conf={"auto.register.schemas": False, "subject.name.strategy": topic_value_subject},
             )
             for exchange in self.topics
         }

@@ -7,22 +7,14 @@ from the checkpoint instead of misfiling good records as bad.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
-from typing import Any
 
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from spark_jobs.registry_client import registry_client
+
 NOT_FOUND = 404
-
-
-def registry_client(url: str) -> SchemaRegistryClient:
-    conf: dict[str, Any] = {"url": url}
-    user = os.environ.get("K2_SCHEMA_REGISTRY_USERNAME")
-    if user:
-        conf["basic.auth.user.info"] = f"{user}:{os.environ.get('K2_SCHEMA_REGISTRY_PASSWORD', '')}"
-    return SchemaRegistryClient(conf)
 
 
 class WriterSchemaCache:

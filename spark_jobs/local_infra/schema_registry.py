@@ -26,6 +26,7 @@ from spark_jobs.local_infra.installs import apicurio_home
 from spark_jobs.local_infra.java import find_java
 from spark_jobs.local_infra.ports import LOOPBACK, require_free_ports
 from spark_jobs.local_infra.processes import ServerProcess, rss_bytes
+from spark_jobs.registry_client import registry_client
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ def register_trade_schemas(url: str, topics: Mapping[str, str] | None = None) ->
     """
     from spark_jobs.avro_schemas import raw_schema_name, schema_json
 
-    client = SchemaRegistryClient({"url": url})
+    client = registry_client(url)
     ids: dict[str, int] = {}
     for exchange, topic in (topics or RAW_TOPICS).items():
         subject = value_subject(topic)

@@ -14,13 +14,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from spark_jobs.cli import main as k2_main
 from spark_jobs.contracts import EXCHANGES, raw_topic, value_subject
 from spark_jobs.feeds import run_feed
 from spark_jobs.local_infra.kafka_broker import KafkaBroker
 from spark_jobs.local_infra.schema_registry import SchemaRegistry
+from spark_jobs.registry_client import registry_client
 from spark_jobs.synthetic_trades import confluent_schema_id
 from tests.fixtures.kafka_fixtures import (
     decode_values,
@@ -42,7 +42,7 @@ def test_replay_produces_every_trade_of_the_sample_decodable_with_the_registry(
         speed=0, topics=unique_raw_topics,
     )  # fmt: skip
 
-    registry = SchemaRegistryClient({"url": schema_registry.url})
+    registry = registry_client(schema_registry.url)
     for exchange, topic in unique_raw_topics.items():
         expected = manifest[exchange]
         counters = stats.exchanges[exchange]

@@ -15,11 +15,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry import Schema
 from pyspark.sql import functions as F
 
 from spark_jobs.avro_schemas import load_schema
 from spark_jobs.contracts import DLQ_TABLE, EXCHANGES, GOLD_TABLE, bronze_table, silver_table, value_subject
+from spark_jobs.registry_client import registry_client
 from spark_jobs.synthetic_trades import encode_confluent
 from spark_jobs.transforms.dlq import DlqErrorType
 from tests.fixtures.pipeline_fixtures import (
@@ -71,7 +72,7 @@ def produce_first_run(env: PipelineEnv, run: FirstRun) -> None:
     run.produced["binance"] += env.produce_trades("binance", run.valid["binance"][:DUPLICATED])
 
     # A second writer version of the Binance schema (added optional field), registered BACKWARD.
-    client = SchemaRegistryClient({"url": env.registry_url})
+    client = registry_client(env.registry_url)
     v2_schema = second_binance_version()
     import json
 

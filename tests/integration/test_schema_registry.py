@@ -6,12 +6,13 @@ import json
 import uuid
 
 import pytest
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from spark_jobs.avro_schemas import load_schema, schema_json
 from spark_jobs.contracts import RAW_TOPICS, value_subject
 from spark_jobs.local_infra.schema_registry import SchemaRegistry, register_schema, register_trade_schemas
+from spark_jobs.registry_client import registry_client
 
 pytestmark = pytest.mark.integration
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.integration
 def test_trade_schemas_registered_under_topic_value_subjects_with_backward(
     schema_registry: SchemaRegistry,
 ) -> None:
-    client = SchemaRegistryClient({"url": schema_registry.url})
+    client = registry_client(schema_registry.url)
     ids = register_trade_schemas(schema_registry.url)
 
     assert set(ids) == {value_subject(topic) for topic in RAW_TOPICS.values()}
@@ -34,7 +35,7 @@ def test_trade_schemas_registered_under_topic_value_subjects_with_backward(
 
 
 def test_incompatible_v2_rejected_compatible_v2_accepted(schema_registry: SchemaRegistry) -> None:
-    client = SchemaRegistryClient({"url": schema_registry.url})
+    client = registry_client(schema_registry.url)
     subject = f"k2.compat.{uuid.uuid4().hex[:8]}-value"
     v1 = load_schema("binance_raw_trade")
     v1_id = register_schema(client, subject, json.dumps(v1))
