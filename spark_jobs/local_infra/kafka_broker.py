@@ -25,7 +25,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from spark_jobs.local_infra.installs import kafka_home
 from spark_jobs.local_infra.java import default_java
 from spark_jobs.local_infra.ports import LOOPBACK, require_free_ports
-from spark_jobs.local_infra.processes import ServerProcess, rss_bytes
+from spark_jobs.local_infra.processes import ManagedServer, ServerProcess
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ Configuration:
 """
 
 
-class KafkaBroker:
+class KafkaBroker(ManagedServer):
     def __init__(
         self,
         work_dir: Path,
@@ -85,22 +85,6 @@ class KafkaBroker:
     @property
     def bootstrap_servers(self) -> str:
         return f"{LOOPBACK}:{self.port}"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.process.pid_file
-
-    @property
-    def log_file(self) -> Path:
-        return self.process.log_file
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.running_pid()
-
-    def rss_bytes(self) -> int:
-        pid = self.pid
-        return rss_bytes(pid) if pid else 0
 
     def start(self, wait: bool = True) -> KafkaBroker:
         """Start the broker unless it already runs; return once it answers a metadata request

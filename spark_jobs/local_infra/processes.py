@@ -123,3 +123,25 @@ def rss_bytes(pid: int) -> int:
     except FileNotFoundError:
         pass
     return 0
+
+
+class ManagedServer:
+    """What the local servers (Kafka broker, schema registry) share: a ServerProcess and its files."""
+
+    process: ServerProcess
+
+    @property
+    def pid_file(self) -> Path:
+        return self.process.pid_file
+
+    @property
+    def log_file(self) -> Path:
+        return self.process.log_file
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.running_pid()
+
+    def rss_bytes(self) -> int:
+        pid = self.pid
+        return rss_bytes(pid) if pid else 0

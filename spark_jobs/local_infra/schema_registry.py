@@ -25,7 +25,7 @@ from spark_jobs.contracts import RAW_TOPICS, value_subject
 from spark_jobs.local_infra.installs import apicurio_home
 from spark_jobs.local_infra.java import find_java
 from spark_jobs.local_infra.ports import LOOPBACK, require_free_ports
-from spark_jobs.local_infra.processes import ServerProcess, rss_bytes
+from spark_jobs.local_infra.processes import ManagedServer, ServerProcess
 from spark_jobs.registry_client import registry_client
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ CCOMPAT_PATH = "/apis/ccompat/v7"
 COMPATIBILITY = "BACKWARD"
 
 
-class SchemaRegistry:
+class SchemaRegistry(ManagedServer):
     def __init__(
         self,
         work_dir: Path,
@@ -66,22 +66,6 @@ class SchemaRegistry:
     @property
     def ready_url(self) -> str:
         return f"http://{LOOPBACK}:{self.management_port}/health/ready"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.process.pid_file
-
-    @property
-    def log_file(self) -> Path:
-        return self.process.log_file
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.running_pid()
-
-    def rss_bytes(self) -> int:
-        pid = self.pid
-        return rss_bytes(pid) if pid else 0
 
     def start(self, wait: bool = True) -> SchemaRegistry:
         """Start the registry unless it already runs; return once it reports ready
