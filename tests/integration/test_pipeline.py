@@ -265,9 +265,16 @@ def test_replayed_trades_add_no_gold_rows(spark, module_pipeline_env, first_run,
             env.read(spark, silver_table(exchange)).count()
             == second_run["silver_before"][exchange] + replayed
         )
-    gold_metrics = scrape(second_run["jobs"]["gold"].metrics_port)
     replayed_total = sum(len(first_run.valid[e]) for e in EXCHANGES)
-    assert sample_sum(gold_metrics, "k2_duplicates_removed_total") == replayed_total
+    # Part of the count arrives through the StreamingQueryListener, whose progress events are
+    # delivered asynchronously after the batch commits: wait for them, bounded.
+    deadline = time.monotonic() + 60
+    while True:
+        removed = sample_sum(scrape(second_run["jobs"]["gold"].metrics_port), "k2_duplicates_removed_total")
+        if removed == replayed_total or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert removed == replayed_total
 
 
 def test_data_later_than_the_watermark_stays_in_silver_and_is_counted_not_merged(
