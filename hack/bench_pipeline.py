@@ -8,12 +8,13 @@
 (c) Gold's dedup state (rows and bytes) sampled through the run: bounded by the watermark, it must
     stay flat once the run is longer than the watermark.
 
-    hack/bench-pipeline.sh [--records 200000] [--rates 5000] [--duration 600] [--watermark "2 minutes"]
+    hack/bench-pipeline.sh [--records 1000000] [--rates 5000] [--duration 600] [--watermark "2 minutes"]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,7 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from spark_jobs.contracts import EXCHANGES, JOBS, raw_topic
+from paced_load import LoadStats, run_paced_load
+
+from spark_jobs.contracts import EXCHANGES, JOBS, raw_topic, value_subject
 from spark_jobs.feeds import run_feed
 from spark_jobs.job_config import JobConfig
 from spark_jobs.local_infra.installs import kafka_home
@@ -40,8 +43,9 @@ def report(metric: str, value: Any) -> None:
     print(f"  {metric} = {ROWS[-1][1]}", flush=True)
 
 
-def consumer_performance(bootstrap_servers: str, topic: str, records: int) -> float:
-    """Records/s of org.apache.kafka.tools.ConsumerPerformance reading the whole topic."""
+def consumer_performance(bootstrap_servers: str, topic: str, records: int) -> tuple[float, float]:
+    """(records/s, records/s while fetching) of org.apache.kafka.tools.ConsumerPerformance reading the
+    whole topic; the first includes joining the consumer group, the second does not."""
     command = [
         default_java(17), "-Xmx512m", "-cp", f"{kafka_home() / 'libs'}/*",
         "org.apache.kafka.tools.ConsumerPerformance",
@@ -53,7 +57,7 @@ def consumer_performance(bootstrap_servers: str, topic: str, records: int) -> fl
     header, values = [h.strip() for h in lines[-2].split(",")], [v.strip() for v in lines[-1].split(",")]
     row = dict(zip(header, values, strict=False))
     print(f"  ConsumerPerformance: {row}")
-    return float(row["nMsg.sec"])
+    return float(row["nMsg.sec"]), float(row["fetch.nMsg.sec"])
 
 
 def config_for(layer: str, exchange: str | None, broker: KafkaBroker, registry: SchemaRegistry,
@@ -66,86 +70,147 @@ def config_for(layer: str, exchange: str | None, broker: KafkaBroker, registry: 
     )  # fmt: skip
 
 
-def bench_bronze_ingest(
-    spark: Any, broker: KafkaBroker, registry: SchemaRegistry, work: Path, records: int
-) -> None:
+def bronze_pass(spark: Any, config: JobConfig, records: int) -> tuple[float, float, int]:
+    """One Bronze query (the job's own code and defaults, availableNow) over the whole topic:
+    (records/s wall incl. query start, records/s inside its batches, batches)."""
     from spark_jobs.jobs.runner import start_jobs, stop_jobs
 
-    topic = f"{raw_topic('binance')}.bench-ingest"
-    broker.create_topics([topic], partitions=3)
-    stats = run_feed(["binance"], "synthetic", 0, None, broker.bootstrap_servers, registry.url,
-                     limit=records, topics={"binance": topic})  # fmt: skip
-    print(f"(a) filled {topic} with {stats.produced} trades in {stats.elapsed_seconds:.1f} s")
-    kafka_rate = consumer_performance(broker.bootstrap_servers, topic, records)
-    config = config_for("bronze", "binance", broker, registry, work / "ingest", {"binance": topic},
-                        trigger_interval="availableNow")  # fmt: skip
     started = time.monotonic()
-    (job,) = start_jobs(spark, [config])
+    (job,) = start_jobs(spark, [config], serve_metrics=False)
     job.query.awaitTermination()
     wall = time.monotonic() - started
     batches = [p for p in job.query.recentProgress if p["numInputRows"]]
     processing = sum(p["durationMs"]["triggerExecution"] for p in batches) / 1000
     stop_jobs(spark, [job])
+    rates = f"{records / wall:,.0f} rec/s wall, {records / processing:,.0f} inside {len(batches)} batches"
+    print(f"  bronze pass: {rates}", flush=True)
+    return records / wall, records / processing, len(batches)
+
+
+def bench_bronze_ingest(spark: Any, broker: KafkaBroker, registry: SchemaRegistry, work: Path,
+                        records: int, warmup_passes: int, passes: int) -> None:  # fmt: skip
+    """Bronze reads the same topic `warmup_passes + passes` times into fresh tables. A Bronze job runs
+    for days, so its steady state is a JIT-compiled JVM: the first passes (the first one is reported)
+    warm it up, the median of the rest is compared with the median of as many ConsumerPerformance runs."""
+    topic = f"{raw_topic('binance')}.bench-ingest"
+    broker.create_topics([topic], partitions=3)
+    stats = run_feed(["binance"], "synthetic", 0, None, broker.bootstrap_servers, registry.url,
+                     limit=records, topics={"binance": topic})  # fmt: skip
+    print(f"(a) filled {topic} with {stats.produced} trades in {stats.elapsed_seconds:.1f} s")
+    kafka = [consumer_performance(broker.bootstrap_servers, topic, records) for _ in range(passes)]
+    results = []
+    for n in range(warmup_passes + passes):
+        config = config_for("bronze", "binance", broker, registry, work / "ingest" / str(n),
+                            {"binance": topic}, trigger_interval="availableNow")  # fmt: skip
+        results.append(bronze_pass(spark, config, records))
+    measured = results[warmup_passes:]
+    kafka_rate = statistics.median(k[0] for k in kafka)
+    kafka_fetch_rate = statistics.median(k[1] for k in kafka)
+    wall = statistics.median(r[0] for r in measured)
+    in_batches = statistics.median(r[1] for r in measured)
     report("a.records", records)
     report("a.consumer_performance_records_per_s", kafka_rate)
-    report("a.bronze_records_per_s_wall", records / wall)
-    report("a.bronze_records_per_s_in_batches", records / processing)
-    report("a.ratio_bronze_wall_vs_consumer_performance", records / wall / kafka_rate)
-    report("a.ratio_bronze_batches_vs_consumer_performance", records / processing / kafka_rate)
+    report("a.bronze_records_per_s_wall", wall)
+    report("a.bronze_records_per_s_in_batches", in_batches)
+    report("a.ratio_bronze_wall_vs_consumer_performance", wall / kafka_rate)
+    report("a.ratio_bronze_batches_vs_consumer_performance", in_batches / kafka_rate)
+    report("a.consumer_performance_fetch_records_per_s", kafka_fetch_rate)
+    report("a.ratio_bronze_batches_vs_consumer_performance_fetch", in_batches / kafka_fetch_rate)
+    report("a.bronze_first_pass_records_per_s_wall", results[0][0])
+    report("a.bronze_batches_per_pass", measured[-1][2])
+    report("a.passes_warmup_measured", f"{warmup_passes}+{passes}")
+
+
+def committed(job: Any) -> int:
+    return int(job.metrics.value("k2_records_processed_total"))
+
+
+def mean_batch_seconds(job: Any) -> float:
+    count = job.metrics.value("k2_batch_processing_duration_seconds_count")
+    return job.metrics.value("k2_batch_processing_duration_seconds_sum") / count if count else float("nan")
+
+
+def window_quantiles(jobs: list[Any], baselines: dict[str, dict[float, float]]) -> tuple[float, float]:
+    """p50/p99 of the jobs' e2e latency histograms, counting only what they recorded since the baseline."""
+    window: dict[float, float] = {}
+    for job in jobs:
+        base = baselines.get(job.config.job_name, {})
+        for le, count in job.metrics.latency_buckets():
+            window[le] = window.get(le, 0.0) + count - base.get(le, 0.0)
+    buckets = sorted(window.items())
+    return bucket_quantile(0.5, buckets) or float("nan"), bucket_quantile(0.99, buckets) or float("nan")
 
 
 def bench_latency(spark: Any, broker: KafkaBroker, registry: SchemaRegistry, work: Path, rate: int,
                   duration: float, watermark: str, warmup: float) -> None:  # fmt: skip
+    """All five jobs with their default triggers under `rate` trades/s (half per exchange) for
+    `warmup + duration` seconds; latency is what the layers recorded after the warm-up. Then the load
+    stops and the drain time says whether the rate was sustained (it is about one trigger cascade
+    when the jobs keep up, and grows with the backlog when they do not)."""
     from spark_jobs.jobs.runner import start_jobs, stop_jobs
 
     suffix = f".bench-{rate}"
     topics: dict[str, str] = {e: raw_topic(e) + suffix for e in EXCHANGES}
     broker.create_topics(topics.values(), partitions=3)
-    register_trade_schemas(registry.url, topics)
+    ids = register_trade_schemas(registry.url, topics)
+    schema_ids = {e: ids[value_subject(t)] for e, t in topics.items()}
     root = work / f"latency-{rate}"
     configs = [config_for(layer, exchange, broker, registry, root, topics, gold_watermark=watermark)
                for _, layer, exchange in JOBS]  # fmt: skip
     jobs = start_jobs(spark, configs)
     by_name = {j.config.job_name: j for j in jobs}
-    gold = by_name["gold"]
-    feed_result: dict[str, Any] = {}
-    feed = threading.Thread(
-        target=lambda: feed_result.update(stats=run_feed(
-            list(EXCHANGES), "synthetic", rate / len(EXCHANGES), duration, broker.bootstrap_servers,
-            registry.url, topics=topics, seed=rate)),
+    gold, silvers = by_name["gold"], [by_name[f"silver-{e}"] for e in EXCHANGES]
+    load_result: dict[str, LoadStats] = {}
+    load = threading.Thread(
+        target=lambda: load_result.update(stats=run_paced_load(
+            broker.bootstrap_servers, topics, schema_ids, rate / len(EXCHANGES), warmup + duration,
+            seed=rate)),
         daemon=True,
     )  # fmt: skip
     started = time.monotonic()
-    feed.start()
-    baseline: list[tuple[float, float]] = []
+    load.start()
+    baselines: dict[str, dict[float, float]] = {}
     state: list[tuple[float, int, int]] = []
-    while feed.is_alive():
-        time.sleep(15)
+    while load.is_alive():
+        load.join(15)
         elapsed = time.monotonic() - started
-        if not baseline and elapsed >= warmup:
-            baseline = gold.metrics.latency_buckets()
+        if not baselines and elapsed >= warmup:
+            baselines = {j.config.job_name: dict(j.metrics.latency_buckets()) for j in jobs}
         progress: dict[str, Any] = gold.query.lastProgress or {}
+        rows = {name: committed(job) for name, job in by_name.items()}
         for op in progress.get("stateOperators", []):
-            state.append((elapsed, int(op["numRowsTotal"]), int(op["memoryUsedBytes"])))
-            print(
-                f"  t={elapsed:5.0f}s gold state rows {op['numRowsTotal']} bytes {op['memoryUsedBytes']}",
-                flush=True,
-            )
-    produced = feed_result["stats"].produced
-    bronze_done = sum(by_name[f"bronze-{e}"].metrics.value("k2_records_processed_total") for e in EXCHANGES)
-    lag_at_end = produced - bronze_done
-    final = gold.metrics.latency_buckets()
-    window = [(le, count - dict(baseline).get(le, 0.0)) for le, count in final] if baseline else final
+            if elapsed >= warmup:
+                state.append((elapsed, int(op["numRowsTotal"]), int(op["memoryUsedBytes"])))
+            print(f"  t={elapsed:5.0f}s committed {rows} gold state rows {op['numRowsTotal']} "
+                  f"bytes {op['memoryUsedBytes']}", flush=True)  # fmt: skip
+    load_stats = load_result["stats"]
+    produced = load_stats.produced
+    bronze_lag = produced - sum(committed(by_name[f"bronze-{e}"]) for e in EXCHANGES)
+    gold_p50, gold_p99 = window_quantiles([gold], baselines)
+    silver_p50, silver_p99 = window_quantiles(silvers, baselines)
+    load_ended = time.monotonic()
+    drain_limit = max(180.0, duration / 2)
+    while committed(gold) < produced and time.monotonic() - load_ended < drain_limit:
+        time.sleep(1)
+    drained = committed(gold) >= produced
+    drain_seconds = time.monotonic() - load_ended
+    batch_seconds = {name: mean_batch_seconds(job) for name, job in by_name.items()}
     stop_jobs(spark, jobs)
     tag = f"b.rate_{rate}"
     report(f"{tag}.offered_trades_per_s", rate)
     report(f"{tag}.produced", produced)
-    report(f"{tag}.achieved_produce_per_s", produced / feed_result["stats"].elapsed_seconds)
-    report(f"{tag}.bronze_lag_at_end_records", int(lag_at_end))
-    report(f"{tag}.e2e_p50_seconds", bucket_quantile(0.5, window) or float("nan"))
-    report(f"{tag}.e2e_p99_seconds", bucket_quantile(0.99, window) or float("nan"))
+    report(f"{tag}.achieved_produce_per_s", produced / load_stats.elapsed_seconds)
+    report(f"{tag}.bronze_lag_at_end_records", int(bronze_lag))
+    report(f"{tag}.e2e_p50_seconds", gold_p50)
+    report(f"{tag}.e2e_p99_seconds", gold_p99)
+    report(f"{tag}.silver_e2e_p50_seconds", silver_p50)
+    report(f"{tag}.silver_e2e_p99_seconds", silver_p99)
+    report(f"{tag}.gold_drain_seconds", drain_seconds if drained else f">{drain_limit:.0f} (not drained)")
+    report(f"{tag}.sustained", "yes" if drained and drain_seconds < 120 else "no")
+    for name, seconds in batch_seconds.items():
+        report(f"{tag}.mean_batch_seconds.{name}", seconds)
     if state:
-        second_half = [s for s in state if s[0] >= duration / 2] or state
+        second_half = [s for s in state if s[0] >= warmup + duration / 2] or state
         report(f"c.rate_{rate}.state_rows_first_sample", state[0][1])
         report(f"c.rate_{rate}.state_rows_second_half_min", min(s[1] for s in second_half))
         report(f"c.rate_{rate}.state_rows_second_half_max", max(s[1] for s in second_half))
@@ -156,10 +221,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--records", type=int, default=200_000, help="(a) records in the ingest topic")
+    parser.add_argument("--records", type=int, default=1_000_000, help="(a) records in the ingest topic")
+    parser.add_argument("--warmup-passes", type=int, default=4, help="(a) Bronze passes before measuring")
+    parser.add_argument("--passes", type=int, default=3, help="(a) measured passes (median) of each tool")
     parser.add_argument("--rates", default="5000", help="(b) offered trades/s, comma-separated")
-    parser.add_argument("--duration", type=float, default=600, help="(b, c) seconds of feed per rate")
-    parser.add_argument("--warmup", type=float, default=60, help="(b) seconds excluded from latency")
+    parser.add_argument("--duration", type=float, default=600, help="(b, c) seconds measured per rate")
+    parser.add_argument("--warmup", type=float, default=120, help="(b) seconds of load before measuring")
     parser.add_argument("--watermark", default="2 minutes", help="(c) Gold watermark")
     parser.add_argument("--skip-ingest", action="store_true", help="skip (a)")
     args = parser.parse_args()
@@ -179,7 +246,9 @@ def main() -> int:
                                                     "spark.ui.enabled": "false"})  # fmt: skip
             spark.sparkContext.setLogLevel("ERROR")
             if not args.skip_ingest:
-                bench_bronze_ingest(spark, broker, registry, work, args.records)
+                bench_bronze_ingest(
+                    spark, broker, registry, work, args.records, args.warmup_passes, args.passes
+                )
             for rate in (int(r) for r in args.rates.split(",") if r):  # --rates "" skips (b, c)
                 print(f"(b, c) offered {rate} trades/s for {args.duration:.0f} s, watermark {args.watermark}")
                 bench_latency(spark, broker, registry, work, rate, args.duration, args.watermark, args.warmup)
