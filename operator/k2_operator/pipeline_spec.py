@@ -88,7 +88,7 @@ class KafkaSpec:
     bootstrap_servers: str
     credentials_secret_ref: CredentialsSecretRef | None = None
     starting_offsets: StartingOffsets = "earliest"
-    max_offsets_per_trigger: int = 50_000
+    max_offsets_per_trigger: int = 500_000
 
 
 @dataclass(frozen=True)
