@@ -29,7 +29,7 @@ from spark_jobs.jobs.table_schemas import (
 )
 from spark_jobs.logging_setup import job_logger
 from spark_jobs.metrics import JobMetrics
-from spark_jobs.transforms.silver import schema_ids_in, to_silver_and_dlq
+from spark_jobs.transforms.silver import classify_bronze, schema_ids_in, split_classified
 
 
 def ensure_silver_tables(spark: SparkSession, config: JobConfig, exchange: str) -> None:
@@ -58,26 +58,28 @@ class SilverBatchWriter:
             if bronze.isEmpty():
                 return
             writer_schemas = self.schemas.writer_schemas(schema_ids_in(bronze))
-            silver, dlq = to_silver_and_dlq(
+            # Persisted once: the decode and checks are the expensive part, and both outputs,
+            # the DLQ counts and the batch statistics read them.
+            classified = classify_bronze(
                 bronze, self.exchange, writer_schemas, max_age=self.config.max_trade_age
-            )
-            self._write(silver.persist(), dlq.persist(), batch_id, started)
+            ).persist()
+            try:
+                self._write(classified, batch_id, started)
+            finally:
+                classified.unpersist()
         finally:
             bronze.unpersist()
 
-    def _write(self, silver: DataFrame, dlq: DataFrame, batch_id: int, started: float) -> None:
-        try:
-            app_id = self.latch.app_id()
-            append_exactly_once(silver, self.silver_uri, app_id, batch_id)
+    def _write(self, classified: DataFrame, batch_id: int, started: float) -> None:
+        silver, dlq = split_classified(classified, self.exchange)
+        dlq_counts = {r["error_type"]: int(r["count"]) for r in dlq.groupBy("error_type").count().collect()}
+        app_id = self.latch.app_id()
+        append_exactly_once(silver, self.silver_uri, app_id, batch_id)
+        if dlq_counts:
+            # An empty DLQ append would still cost a Delta commit per batch; a re-run of this batch
+            # finds the same (no) bad rows, so skipping it keeps the write exactly-once.
             append_exactly_once(dlq, self.dlq_uri, app_id, batch_id, DLQ_PARTITION_COLUMNS)
-            committed = time.time()
-            stats = batch_stats(silver, committed)
-            dlq_counts = {
-                r["error_type"]: int(r["count"]) for r in dlq.groupBy("error_type").count().collect()
-            }
-        finally:
-            silver.unpersist()
-            dlq.unpersist()
+        stats = batch_stats(silver, time.time())
         record_batch_stats(self.metrics, stats)
         self.metrics.record_dlq(self.exchange, dlq_counts)
         self.log.info(

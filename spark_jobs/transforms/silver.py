@@ -45,6 +45,8 @@ DEFAULT_MAX_AGE: Final = "7 days"
 #: A trade more than this far in the future (clock skew) goes to the DLQ.
 FUTURE_TOLERANCE: Final = timedelta(seconds=60)
 HEADER_LENGTH: Final = 5
+#: Bronze columns a DLQ row carries (with the raw value), kept through classification.
+CLASSIFIED_BRONZE_COLUMNS: Final = ("value", "topic", "partition", "offset")
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week)s?\s*$", re.IGNORECASE)
 
@@ -294,10 +296,25 @@ def to_silver_and_dlq(
     now: datetime | None = None,
 ) -> tuple[DataFrame, DataFrame]:
     """(silver, dlq) of a Bronze DataFrame of one exchange. writer_schemas maps registry schema id ->
-    writer schema JSON.
+    writer schema JSON. The two share one plan; a batch job that writes both should persist
+    `classify_bronze` and split that instead, or the decode and checks run once per output."""
+    classified = classify_bronze(bronze_df, exchange, writer_schemas, max_age=max_age, now=now)
+    return split_classified(classified, exchange)
+
+
+def classify_bronze(
+    bronze_df: DataFrame,
+    exchange: str,
+    writer_schemas: Mapping[int, str],
+    *,
+    max_age: str | timedelta = DEFAULT_MAX_AGE,
+    now: datetime | None = None,
+) -> DataFrame:
+    """Bronze rows with their V2 columns and `_failure` (struct of error_type, error_reason; null for
+    a valid trade): the decode, normalization and every check, in one pass.
 
     `now` is the clock for the timestamp checks and validation/error times. When None: a batch
-    DataFrame (foreachBatch) pins it to the time of this call, so the Silver and DLQ actions judge a
+    DataFrame (foreachBatch) pins it to the time of this call, so the Silver and DLQ outputs judge a
     row at the same instant (two current_timestamp() evaluations could put a row at the 60 s edge in
     both outputs or neither); a streaming DataFrame uses each micro-batch's time."""
     if now is None and not bronze_df.isStreaming:
@@ -350,29 +367,38 @@ def to_silver_and_dlq(
     staged = staged.withColumns({name: v2[name].cast(V2_SCHEMA[name].dataType) for name in V2_COLUMNS})
     known_ids = sorted(writer_schemas)
     failure = _first_failure(_checks(exchange, known_ids, now_micros, parse_duration(max_age)))
-    # The non-deterministic column keeps the optimizer from pushing the two filters below this
-    # projection: pushing would inline every staged expression (from_avro included, 127 times) into
-    # the filter condition and overflow code generation ("Code grows beyond 64 KB").
-    staged = staged.withColumns({"_failure": failure, "_filter_barrier": F.spark_partition_id()}).withColumns(
-        {"_error_type": c("_failure.error_type"), "_error_reason": c("_failure.error_reason")}
+    # The non-deterministic column keeps the optimizer from pushing split_classified's filters below
+    # this projection: pushing would inline every staged expression (from_avro included, 127 times)
+    # into the filter condition and overflow code generation ("Code grows beyond 64 KB").
+    return staged.select(
+        *CLASSIFIED_BRONZE_COLUMNS,
+        "_schema_id",
+        *V2_COLUMNS,
+        failure.alias("_failure"),
+        F.spark_partition_id().alias("_filter_barrier"),
     )
 
+
+def split_classified(classified: DataFrame, exchange: str) -> tuple[DataFrame, DataFrame]:
+    """(silver, dlq) of `classify_bronze` output: every row lands in exactly one of the two."""
+    c = F.col
     kept = c("_filter_barrier") >= 0  # always true; referencing it keeps the barrier in the plan
-    silver = staged.where(c("_failure").isNull() & kept).select(*V2_COLUMNS)
+    silver = classified.where(c("_failure").isNull() & kept).select(*V2_COLUMNS)
+    checked_at = c("validation_timestamp")
     dlq_columns = {
         "raw_value": c("value"),
-        "error_type": c("_error_type"),
-        "error_reason": F.coalesce(c("_error_reason"), F.lit("")),
+        "error_type": c("_failure.error_type"),
+        "error_reason": F.coalesce(c("_failure.error_reason"), F.lit("")),
         "exchange": F.lit(exchange),
         "source_table": F.lit(bronze_table(exchange)),
         "kafka_topic": c("topic"),
         "kafka_partition": c("partition"),
         "kafka_offset": c("offset"),
         "schema_id": c("_schema_id"),
-        "error_timestamp": now_col,
-        "error_date": N.utc_date_col(now_micros),
+        "error_timestamp": checked_at,
+        "error_date": N.utc_date_col(F.unix_micros(checked_at)),
     }
-    dlq = staged.where(c("_failure").isNotNull() & kept).select(
+    dlq = classified.where(c("_failure").isNotNull() & kept).select(
         *[dlq_columns[f.name].cast(f.dataType).alias(f.name) for f in DLQ_SCHEMA.fields]
     )
     return silver, dlq
@@ -383,7 +409,9 @@ __all__ = [
     "FUTURE_TOLERANCE",
     "V2_COLUMNS",
     "V2_SCHEMA",
+    "classify_bronze",
     "parse_duration",
     "schema_ids_in",
+    "split_classified",
     "to_silver_and_dlq",
 ]

@@ -29,8 +29,10 @@ from spark_jobs.transforms.dlq import DLQ_SCHEMA, DlqErrorType
 from spark_jobs.transforms.silver import (
     V2_COLUMNS,
     V2_SCHEMA,
+    classify_bronze,
     parse_duration,
     schema_ids_in,
+    split_classified,
     to_silver_and_dlq,
 )
 from tests.unit.kafka_rows import kafka_source_df
@@ -484,6 +486,29 @@ def test_default_clock_is_pinned_once_for_silver_and_dlq(spark):
     validated = silver_rows[0].validation_timestamp.astimezone(UTC)
     assert start <= validated <= datetime.now(UTC)
     assert dlq_rows[0].error_timestamp == silver_rows[0].validation_timestamp
+
+
+def test_each_output_decodes_once_per_writer_schema(spark, binance):
+    """The optimizer must not push the output filters into the classification: that inlines
+    from_avro into every check that reads a decoded field ("Code grows beyond 64 KB" and an OOM)."""
+    bronze = to_bronze(kafka_source_df(spark, [c.value for c in binance.cases]), now=NOW)
+    writers = {i: json.dumps(s) for i, s in BINANCE_WRITERS.items()}
+    for output in to_silver_and_dlq(bronze, "binance", writers, now=NOW):
+        plan = output._jdf.queryExecution().optimizedPlan().toString()
+        assert plan.count("from_avro(") == len(writers)
+
+
+def test_a_persisted_classification_splits_into_the_same_outputs(spark, binance):
+    """What the Silver job does (classify once, persist, split) equals the composed transform."""
+    bronze = to_bronze(kafka_source_df(spark, [c.value for c in binance.cases]), now=NOW)
+    writers = {i: json.dumps(s) for i, s in BINANCE_WRITERS.items()}
+    classified = classify_bronze(bronze, "binance", writers, now=NOW).persist()
+    try:
+        silver, dlq = split_classified(classified, "binance")
+        assert_df_equality(silver, binance.silver_df, ignore_row_order=True)
+        assert_df_equality(dlq, binance.dlq_df, ignore_row_order=True)
+    finally:
+        classified.unpersist()
 
 
 @pytest.mark.parametrize(
