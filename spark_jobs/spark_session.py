@@ -14,6 +14,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from spark_jobs.jvm_options import with_jvm_options
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FETCH_JARS_SCRIPT = REPO_ROOT / "hack" / "fetch-spark-jars.sh"
 
@@ -83,6 +85,10 @@ def build_spark_session(
         conf["spark.driver.bindAddress"] = "127.0.0.1"
         conf["spark.driver.host"] = "127.0.0.1"
     conf.update(extra_conf or {})
+    if master is not None:
+        # The driver JVM starts with this session, so its flags can still be set here; a cluster
+        # driver was started by spark-submit, whose command the operator gives the same flags.
+        conf.update(with_jvm_options(conf))
     builder = SparkSession.builder
     for key, value in conf.items():
         builder = builder.config(key, value)

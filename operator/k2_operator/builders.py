@@ -14,6 +14,7 @@ import yaml
 from k2_operator import naming as n
 from k2_operator.planner import JobPlan
 from spark_jobs.job_config import JobConfig
+from spark_jobs.jvm_options import with_jvm_options
 
 IN_CLUSTER_MASTER = "k8s://https://kubernetes.default.svc"
 SPARK_SUBMIT = "spark-submit"
@@ -139,6 +140,7 @@ def spark_conf(inputs: JobInputs) -> dict[str, str]:
         "spark.driver.port": str(n.DRIVER_RPC_PORT),
         "spark.driver.blockManager.port": str(n.BLOCK_MANAGER_PORT),
         "spark.ui.port": str(n.SPARK_UI_PORT),
+        **with_jvm_options(inputs.spark_conf),
     }
     return {**inputs.spark_conf, **owned}
 

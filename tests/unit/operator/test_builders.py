@@ -16,6 +16,7 @@ from k2_operator.builders import (
 from k2_operator.planner import plan_pipeline
 
 from spark_jobs.job_config import JobConfig
+from spark_jobs.jvm_options import JVM_OPTIONS
 from tests.unit.operator.conftest import make_inputs
 
 pytestmark = pytest.mark.unit
@@ -62,6 +63,12 @@ def test_user_spark_conf_is_passed_but_cannot_override_operator_settings() -> No
     conf = spark_conf(inputs)
     assert conf["spark.sql.shuffle.partitions"] == "4"
     assert conf["spark.executor.instances"] == str(inputs.plan.executor_instances)
+
+
+def test_driver_and_executors_get_the_jit_flag_and_keep_the_users_jvm_options() -> None:
+    conf = spark_conf(make_inputs(spark_conf={"spark.executor.extraJavaOptions": "-XX:+UseG1GC"}))
+    assert conf["spark.driver.extraJavaOptions"] == JVM_OPTIONS
+    assert conf["spark.executor.extraJavaOptions"] == f"-XX:+UseG1GC {JVM_OPTIONS}"
 
 
 def test_driver_pod_resources_follow_the_plan_and_the_request_ratio(job_inputs: JobInputs) -> None:
