@@ -87,6 +87,24 @@ def bronze_pass(spark: Any, config: JobConfig, records: int) -> tuple[float, flo
     return records / wall, records / processing, len(batches)
 
 
+def noop_pass(spark: Any, config: JobConfig, records: int) -> float:
+    """Records/s of the same Kafka source and Bronze projection into Spark's `noop` sink: what Spark
+    reaches before any Parquet or Delta work (splits the Bronze/ConsumerPerformance gap in two)."""
+    from spark_jobs.jobs.stream_options import kafka_source_options
+    from spark_jobs.transforms.bronze import to_bronze
+
+    source = spark.readStream.format("kafka").options(**kafka_source_options(config)).load()
+    started = time.monotonic()
+    query = (
+        to_bronze(source).writeStream.format("noop")
+        .option("checkpointLocation", config.checkpoint_uri).trigger(availableNow=True).start()
+    )  # fmt: skip
+    query.awaitTermination()
+    rate = records / (time.monotonic() - started)
+    print(f"  noop pass: {rate:,.0f} rec/s wall", flush=True)
+    return rate
+
+
 def bench_bronze_ingest(spark: Any, broker: KafkaBroker, registry: SchemaRegistry, work: Path,
                         records: int, warmup_passes: int, passes: int) -> None:  # fmt: skip
     """Bronze reads the same topic `warmup_passes + passes` times into fresh tables. A Bronze job runs
@@ -104,6 +122,11 @@ def bench_bronze_ingest(spark: Any, broker: KafkaBroker, registry: SchemaRegistr
                             {"binance": topic}, trigger_interval="availableNow")  # fmt: skip
         results.append(bronze_pass(spark, config, records))
     measured = results[warmup_passes:]
+    noop_configs = [
+        config_for("bronze", "binance", broker, registry, work / "noop" / str(n), {"binance": topic})
+        for n in range(passes)
+    ]
+    noop = statistics.median(noop_pass(spark, config, records) for config in noop_configs)
     kafka_rate = statistics.median(k[0] for k in kafka)
     kafka_fetch_rate = statistics.median(k[1] for k in kafka)
     wall = statistics.median(r[0] for r in measured)
@@ -117,6 +140,9 @@ def bench_bronze_ingest(spark: Any, broker: KafkaBroker, registry: SchemaRegistr
     report("a.consumer_performance_fetch_records_per_s", kafka_fetch_rate)
     report("a.ratio_bronze_batches_vs_consumer_performance_fetch", in_batches / kafka_fetch_rate)
     report("a.bronze_first_pass_records_per_s_wall", results[0][0])
+    report("a.spark_kafka_to_noop_records_per_s_wall", noop)
+    report("a.ratio_spark_noop_vs_consumer_performance", noop / kafka_rate)
+    report("a.ratio_bronze_wall_vs_spark_noop", wall / noop)
     report("a.bronze_batches_per_pass", measured[-1][2])
     report("a.passes_warmup_measured", f"{warmup_passes}+{passes}")
 
@@ -128,6 +154,20 @@ def committed(job: Any) -> int:
 def mean_batch_seconds(job: Any) -> float:
     count = job.metrics.value("k2_batch_processing_duration_seconds_count")
     return job.metrics.value("k2_batch_processing_duration_seconds_sum") / count if count else float("nan")
+
+
+#: A rate is sustained when Gold falls behind by less than this many seconds per minute of load.
+SUSTAINED_LAG_GROWTH = 3.0
+
+
+def lag_growth_per_minute(samples: list[tuple[float, float]]) -> float:
+    """Least-squares slope of Gold's lag over the measured window: ~0 when the jobs keep up."""
+    if len(samples) < 2:
+        return float("nan")
+    mean_t = statistics.fmean(t for t, _ in samples)
+    mean_lag = statistics.fmean(lag for _, lag in samples)
+    spread = sum((t - mean_t) ** 2 for t, _ in samples)
+    return sum((t - mean_t) * (lag - mean_lag) for t, lag in samples) / spread if spread else float("nan")
 
 
 def window_quantiles(jobs: list[Any], baselines: dict[str, dict[float, float]]) -> tuple[float, float]:
@@ -144,9 +184,9 @@ def window_quantiles(jobs: list[Any], baselines: dict[str, dict[float, float]]) 
 def bench_latency(spark: Any, broker: KafkaBroker, registry: SchemaRegistry, work: Path, rate: int,
                   duration: float, watermark: str, warmup: float) -> None:  # fmt: skip
     """All five jobs with their default triggers under `rate` trades/s (half per exchange) for
-    `warmup + duration` seconds; latency is what the layers recorded after the warm-up. Then the load
-    stops and the drain time says whether the rate was sustained (it is about one trigger cascade
-    when the jobs keep up, and grows with the backlog when they do not)."""
+    `warmup + duration` seconds; latency is what the layers recorded after the warm-up. The rate is
+    sustained when Gold's lag (seconds of load not yet in Gold) does not grow over the measured
+    window and Gold drains the rest once the load stops."""
     from spark_jobs.jobs.runner import start_jobs, stop_jobs
 
     suffix = f".bench-{rate}"
@@ -171,6 +211,7 @@ def bench_latency(spark: Any, broker: KafkaBroker, registry: SchemaRegistry, wor
     load.start()
     baselines: dict[str, dict[float, float]] = {}
     state: list[tuple[float, int, int]] = []
+    gold_lag: list[tuple[float, float]] = []  # (minutes of load, seconds of load not yet in Gold)
     while load.is_alive():
         load.join(15)
         elapsed = time.monotonic() - started
@@ -178,6 +219,8 @@ def bench_latency(spark: Any, broker: KafkaBroker, registry: SchemaRegistry, wor
             baselines = {j.config.job_name: dict(j.metrics.latency_buckets()) for j in jobs}
         progress: dict[str, Any] = gold.query.lastProgress or {}
         rows = {name: committed(job) for name, job in by_name.items()}
+        if elapsed >= warmup:
+            gold_lag.append((elapsed / 60, elapsed - rows["gold"] / rate))
         for op in progress.get("stateOperators", []):
             if elapsed >= warmup:
                 state.append((elapsed, int(op["numRowsTotal"]), int(op["memoryUsedBytes"])))
@@ -206,7 +249,9 @@ def bench_latency(spark: Any, broker: KafkaBroker, registry: SchemaRegistry, wor
     report(f"{tag}.silver_e2e_p50_seconds", silver_p50)
     report(f"{tag}.silver_e2e_p99_seconds", silver_p99)
     report(f"{tag}.gold_drain_seconds", drain_seconds if drained else f">{drain_limit:.0f} (not drained)")
-    report(f"{tag}.sustained", "yes" if drained and drain_seconds < 120 else "no")
+    growth = lag_growth_per_minute(gold_lag)
+    report(f"{tag}.gold_lag_growth_seconds_per_minute", growth)
+    report(f"{tag}.sustained", "yes" if drained and growth < SUSTAINED_LAG_GROWTH else "no")
     for name, seconds in batch_seconds.items():
         report(f"{tag}.mean_batch_seconds.{name}", seconds)
     if state:
