@@ -14,4 +14,3 @@ def test_the_driver_jvm_runs_with_k2s_jvm_flags(spark):
     runtime = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
     arguments = list(runtime.getInputArguments())
     assert set(JVM_OPTIONS.split()) <= set(arguments)
-
