@@ -29,8 +29,8 @@ QUOTE_ASSETS: Final[tuple[str, ...]] = (
     "USDT", "USDC", "FDUSD", "TUSD", "BUSD", "USDP", "DAI", "USD",
     "BTC", "ETH", "BNB", "EUR", "TRY", "GBP", "BRL", "JPY", "AUD",
 )  # fmt: skip
-#: BASE then a known quote asset. The base is matched lazily, so the longest quote asset wins.
-BINANCE_SYMBOL_PATTERN: Final = "^(.+?)(" + "|".join(QUOTE_ASSETS) + ")$"
+#: The order a symbol's ending is tried in (suffix tests, not a regex: Silver runs this per row).
+QUOTE_ASSETS_LONGEST_FIRST: Final = tuple(sorted(QUOTE_ASSETS, key=len, reverse=True))
 
 #: Exchange-specific codes for the same currency (Kraken's legacy ISO-4217-style codes).
 CURRENCY_ALIASES: Final[dict[str, str]] = {"XBT": "BTC", "XDG": "DOGE"}
@@ -98,9 +98,13 @@ def currency_name(code: str) -> str:
 
 
 def split_binance_symbol(symbol: str) -> tuple[str, str] | None:
-    """BTCUSDT -> (BTC, USDT); None when no known quote asset ends the symbol."""
-    match = re.fullmatch(BINANCE_SYMBOL_PATTERN, symbol.strip().upper())
-    return (normalize_code(match.group(1)), match.group(2)) if match else None
+    """BTCUSDT -> (BTC, USDT): the longest known quote asset that ends the symbol after a non-empty
+    base; None when there is none."""
+    upper = symbol.strip().upper()
+    for quote in QUOTE_ASSETS_LONGEST_FIRST:
+        if upper.endswith(quote) and len(upper) > len(quote):
+            return normalize_code(upper[: -len(quote)]), quote
+    return None
 
 
 def split_kraken_symbol(symbol: str) -> tuple[str, str] | None:
@@ -327,8 +331,12 @@ def currency_name_col(code: Column) -> Column:
 def binance_pair_cols(symbol: Column) -> tuple[Column, Column]:
     """(base, quote) codes of a Binance symbol, both null when no known quote asset ends it."""
     upper = F.upper(F.trim(symbol))
-    base = F.nullif(F.regexp_extract(upper, BINANCE_SYMBOL_PATTERN, 1), F.lit(""))
-    quote = F.nullif(F.regexp_extract(upper, BINANCE_SYMBOL_PATTERN, 2), F.lit(""))
+    quote: Column | None = None
+    for asset in QUOTE_ASSETS_LONGEST_FIRST:
+        ends = upper.endswith(asset) & (F.length(upper) > len(asset))
+        quote = F.when(ends, F.lit(asset)) if quote is None else quote.when(ends, F.lit(asset))
+    assert quote is not None
+    base = F.when(quote.isNotNull(), upper.substr(F.lit(1), F.length(upper) - F.length(quote)))
     return normalize_code_col(base), quote
 
 
