@@ -6,8 +6,9 @@
    partitions the batch touches. A trade replayed after its key left the state, or a batch re-run
    after a crash, matches an existing row and inserts nothing.
 
-Gold has Delta's change data feed on, so the rows a MERGE really inserted are read back cheaply
-(only that commit's files) for exact per-exchange counts and latencies.
+Gold has Delta's change data feed on: when a MERGE inserted only part of a batch, the rows it really
+inserted are read back cheaply (only that commit's files) for exact per-exchange counts and
+latencies; when it inserted the whole batch, the batch itself is what was inserted.
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ class GoldBatchWriter:
             arrived = batch.count()
             if arrived == 0:
                 return
-            inserted, stats = self._merge(batch.dropDuplicates(["message_id"]))
+            # No dropDuplicates here: the stream's dropDuplicatesWithinWatermark already emits each
+            # message_id at most once per batch, so the MERGE source has unique keys.
+            inserted, stats = self._merge(batch, arrived)
         finally:
             batch.unpersist()
         record_batch_stats(self.metrics, stats)
@@ -80,7 +83,7 @@ class GoldBatchWriter:
             },
         )
 
-    def _merge(self, source: DataFrame) -> tuple[int, dict[str, Any]]:
+    def _merge(self, source: DataFrame, source_rows: int) -> tuple[int, dict[str, Any]]:
         partitions = [(r[0], r[1]) for r in source.select(*GOLD_PARTITION_COLUMNS).distinct().collect()]
         before, _ = latest_commit(self.spark, self.uri)
         (
@@ -95,6 +98,8 @@ class GoldBatchWriter:
         inserted = int(operation_metrics.get("numTargetRowsInserted", 0)) if version > before else 0
         if inserted == 0:
             return 0, {}
+        if inserted == source_rows:  # the usual case: every row was new, so the source is the change
+            return inserted, batch_stats(source, committed)
         changes = (
             self.spark.read.format("delta")
             .option("readChangeFeed", "true")
