@@ -99,10 +99,13 @@ class SilverResult:
         return next(r for r in self.dlq if r.kafka_offset == offset)
 
 
-def _run(spark: SparkSession, exchange: str, cases: list[Case], writers: dict[int, dict]) -> SilverResult:
+def _bronze(spark: SparkSession, exchange: str, cases: list[Case]) -> DataFrame:
     topic = f"market.crypto.trades.{exchange}.raw"
-    kafka = kafka_source_df(spark, [c.value for c in cases], topic=topic, partition=3)
-    bronze = to_bronze(kafka, now=NOW)
+    return to_bronze(kafka_source_df(spark, [c.value for c in cases], topic=topic, partition=3), now=NOW)
+
+
+def _run(spark: SparkSession, exchange: str, cases: list[Case], writers: dict[int, dict]) -> SilverResult:
+    bronze = _bronze(spark, exchange, cases)
     silver, dlq = to_silver_and_dlq(bronze, exchange, {i: json.dumps(s) for i, s in writers.items()}, now=NOW)
     return SilverResult(cases, silver.collect(), dlq.collect(), silver, dlq)
 
@@ -500,7 +503,7 @@ def test_each_output_decodes_once_per_writer_schema(spark, binance):
 
 def test_a_persisted_classification_splits_into_the_same_outputs(spark, binance):
     """What the Silver job does (classify once, persist, split) equals the composed transform."""
-    bronze = to_bronze(kafka_source_df(spark, [c.value for c in binance.cases]), now=NOW)
+    bronze = _bronze(spark, "binance", binance.cases)
     writers = {i: json.dumps(s) for i, s in BINANCE_WRITERS.items()}
     classified = classify_bronze(bronze, "binance", writers, now=NOW).persist()
     try:
