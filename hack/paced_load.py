@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import struct
 import threading
 import time
 from collections.abc import Mapping
@@ -23,10 +22,10 @@ from confluent_kafka import Producer
 
 from spark_jobs.avro_schemas import raw_schema_name, schema_json
 from spark_jobs.feeds.producer import PRODUCER_SETTINGS
-from spark_jobs.synthetic_trades import MAGIC_BYTE, CryptoDataFactory
+from spark_jobs.feeds.sources.synthetic import BASES
+from spark_jobs.synthetic_trades import CryptoDataFactory, confluent_header
 
 TEMPLATES_PER_EXCHANGE = 5_000
-BASES = ("BTC", "ETH", "SOL")
 
 
 @dataclass
@@ -78,7 +77,7 @@ def run_paced_load(
     plans = []
     for exchange, topic in topics.items():
         schema = fastavro.parse_schema(json.loads(schema_json(raw_schema_name(exchange))))
-        header = struct.pack(">bI", MAGIC_BYTE, schema_ids[exchange])
+        header = confluent_header(schema_ids[exchange])
         plans.append((exchange, topic, schema, header, _templates(exchange, seed), 10**12 + seed * 10**9))
     started = time.monotonic()
     sent = 0

@@ -86,9 +86,14 @@ def avro_body(schema: Mapping[str, Any], record: Mapping[str, Any]) -> bytes:
     return out.getvalue()
 
 
+def confluent_header(schema_id: int) -> bytes:
+    """Magic byte 0 and the schema id as 4 bytes big-endian: what precedes every Avro body."""
+    return struct.pack(">bI", MAGIC_BYTE, schema_id)
+
+
 def encode_confluent(schema_id: int, schema: Mapping[str, Any], record: Mapping[str, Any]) -> bytes:
-    """Magic byte 0, the schema id as 4 bytes big-endian, then the Avro binary body."""
-    return struct.pack(">bI", MAGIC_BYTE, schema_id) + avro_body(schema, record)
+    """The Confluent header, then the Avro binary body."""
+    return confluent_header(schema_id) + avro_body(schema, record)
 
 
 def confluent_schema_id(data: bytes) -> int:
@@ -273,7 +278,7 @@ class CryptoDataFactory:
             InvalidTradeRecord(
                 "unknown_schema_id",
                 "binance",
-                struct.pack(">bI", MAGIC_BYTE, unknown_schema_id) + good[HEADER_LENGTH:],
+                confluent_header(unknown_schema_id) + good[HEADER_LENGTH:],
                 DlqErrorType.UNKNOWN_SCHEMA_ID,
             ),
             InvalidTradeRecord(
