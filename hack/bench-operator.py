@@ -32,8 +32,8 @@ from kubernetes import client, config, watch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from k2_dev.dev_cluster import DevCluster  # noqa: E402
 from k2_operator import naming as n  # noqa: E402
-from k2_operator.dev_cluster import DevCluster  # noqa: E402
 
 from tests.fixtures.operator_fixtures import (  # noqa: E402
     OPERATOR_NAMESPACE,

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 
 #: subcommand -> (module, one-line help). The module exposes `add_arguments(parser)` and `run(args)`.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "feed": ("spark_jobs.feeds.cli", "produce Binance/Kraken trades to Kafka: live, replay or synthetic"),
-    "dev": ("k2_operator.dev_cluster", "developer tools: a local Kubernetes control plane built from source"),
+    # Developer tools (hack/k2_dev): absent from the images, where `k2 dev` is then simply not offered.
+    "dev": ("k2_dev.dev_cluster", "developer tools: a local Kubernetes control plane built from source"),
     "local": ("spark_jobs.local.cli", "run the local pipeline: Kafka, registry, feed, five Spark jobs"),
     "query": ("spark_jobs.query", "run SQL over the local pipeline's Delta tables"),
 }
@@ -20,6 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="k2", description="K2 Streaming: crypto trades to Delta Lake")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
+        if name == "dev" and importlib.util.find_spec("k2_dev") is None:
+            continue
         module = importlib.import_module(module_name)
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(sub_parser)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from k2_operator.dev_cluster import COMPONENTS, DevCluster
+from k2_dev.dev_cluster import COMPONENTS, DevCluster
 from kubernetes import client
 
 from tests.fixtures.kube_fixtures import KubeCluster
@@ -124,7 +124,7 @@ def _zombie(pid: int) -> bool:
 ETCD_ONLY = """
 import sys, time
 from pathlib import Path
-from k2_operator.dev_cluster import DevCluster
+from k2_dev.dev_cluster import DevCluster
 cluster = DevCluster(Path(sys.argv[1]), bin_dir=Path(sys.argv[2]), die_with_parent=True)
 cluster.log_dir.mkdir(parents=True)
 cluster._start_etcd()

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
+from k2_dev.dev_cluster import free_port
 from k2_operator import naming as n
-from k2_operator.dev_cluster import free_port
 from k2_operator.planner import plan_pipeline
 from kubernetes.utils import parse_quantity
 

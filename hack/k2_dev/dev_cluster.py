@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from k2_operator.dev_pki import Certificates, generate_certificates, write_kubeconfig
+from k2_dev.dev_pki import Certificates, generate_certificates, write_kubeconfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "hack" / "build-kube.sh"
