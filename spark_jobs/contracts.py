@@ -52,3 +52,19 @@ JOB_NAMES: Final[tuple[str, ...]] = tuple(name for name, _, _ in JOBS)
 
 #: Local metrics ports of the five jobs, in JOBS order (8000-8004).
 LOCAL_METRICS_PORTS: Final[dict[str, int]] = {name: 8000 + i for i, name in enumerate(JOB_NAMES)}
+
+#: Why a driver stopped, as the job writes it to its container's termination message (the first line
+#: of /dev/termination-log) before exiting non-zero; the operator counts driver failures by these
+#: (k2_operator_job_failures_total), so a failure stays visible after the driver is gone.
+TERMINATION_CHECKPOINT_WRITE_FAILED: Final = "checkpoint_write_failed"
+TERMINATION_BATCH_FAILED: Final = "batch_failed"
+#: Every reason the operator reports a driver failure under: the job's own two, then what the pod shows.
+DRIVER_FAILURE_REASONS: Final[tuple[str, ...]] = (
+    TERMINATION_CHECKPOINT_WRITE_FAILED,
+    TERMINATION_BATCH_FAILED,
+    "oom_killed",  # a container terminated with reason OOMKilled
+    "error",  # any other non-zero exit
+    "exited",  # exit 0 under restartPolicy Always: streaming jobs run forever
+    "deleted",  # the driver pod vanished
+    "start_timeout",  # not Running within driverStartTimeoutSeconds
+)

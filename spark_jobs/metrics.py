@@ -6,8 +6,16 @@ driver runs one job, so that is one registry per process; locally five jobs shar
 application (one process) and still serve five separate endpoints (ports 8000-8004), so a scrape of
 port 8002 shows exactly what silver-binance did.
 
-Label conventions: ``job`` is a name from ``contracts.JOBS``; ``exchange`` is binance/kraken (Gold
-counts per exchange too, from the rows it wrote); ``layer`` is bronze/silver/gold/dlq.
+Label conventions: ``k2_job`` is a name from ``contracts.JOBS``; ``exchange`` is binance/kraken (Gold
+counts per exchange too, from the rows it wrote); ``layer`` is bronze/silver/gold/dlq. No metric uses
+``job``, ``instance``, ``namespace`` or ``pod`` (:data:`RESERVED_LABELS`): Prometheus sets those on every
+scrape target, and a clash renames ours to ``exported_job`` or (with honorLabels) overwrites the
+target's.
+
+A failure that stops a query (``k2_batches_failed_total``, ``k2_checkpoint_failures_total``) is
+counted here just before the driver exits, so on Kubernetes no scrape may see it: the job also writes
+the reason to its termination message, and the operator counts it per job and reason
+(``k2_operator_job_failures_total``), which outlives the driver. Alerts use both.
 """
 
 from __future__ import annotations
@@ -31,6 +39,11 @@ BATCHES_FAILED = "k2_batches_failed_total"
 DUPLICATES_REMOVED = "k2_duplicates_removed_total"
 LATE_ROWS_DROPPED = "k2_late_rows_dropped_total"
 STATE_ROWS = "k2_state_rows"
+CONSUMER_LAG = "k2_consumer_lag_records"
+SOURCE_FILES_OUTSTANDING = "k2_source_files_outstanding"
+
+#: Label names Prometheus attaches to every scraped series; a K2 metric must not use them.
+RESERVED_LABELS: frozenset[str] = frozenset({"job", "instance", "namespace", "pod"})
 
 #: Every metric family name a job exports, as a scrape shows it (histograms add _bucket/_sum/_count).
 METRIC_NAMES: tuple[str, ...] = (
@@ -45,7 +58,16 @@ METRIC_NAMES: tuple[str, ...] = (
     DUPLICATES_REMOVED,
     LATE_ROWS_DROPPED,
     STATE_ROWS,
+    CONSUMER_LAG,
+    SOURCE_FILES_OUTSTANDING,
 )
+
+#: Spark's own JVM metrics (JvmSource, served by the driver's PrometheusServlet on the `spark-ui`
+#: port at /metrics/prometheus), as the dashboards use them. The servlet names a gauge
+#: ``metrics_<spark.metrics.namespace>_driver_<source>_<name>_Value``; K2's namespace is ``k2``.
+SPARK_JVM_HEAP_USED = "metrics_k2_driver_jvm_heap_used_Value"
+SPARK_JVM_HEAP_MAX = "metrics_k2_driver_jvm_heap_max_Value"
+SPARK_METRIC_NAMES: tuple[str, ...] = (SPARK_JVM_HEAP_USED, SPARK_JVM_HEAP_MAX)
 
 #: Buckets of the batch-duration histogram (seconds): micro-batches take 0.1 s to a few minutes.
 BATCH_DURATION_BUCKETS: tuple[float, ...] = (
@@ -101,7 +123,7 @@ class JobMetrics:
         self.records_processed = Counter(
             _strip_total(RECORDS_PROCESSED),
             "Records committed to a layer's table by a job",
-            ["job", "exchange", "layer"],
+            ["k2_job", "exchange", "layer"],
             registry=r,
         )
         self.dlq_records = Counter(
@@ -113,60 +135,75 @@ class JobMetrics:
         self.batch_duration = Histogram(
             BATCH_PROCESSING_DURATION,
             "Wall time of one micro-batch (Spark's triggerExecution)",
-            ["job"],
+            ["k2_job"],
             buckets=BATCH_DURATION_BUCKETS,
             registry=r,
         )
         self.e2e_latency = Histogram(
             E2E_LATENCY,
             "Exchange trade time to commit in the layer's table, per record",
-            ["job", "exchange", "layer"],
+            ["k2_job", "exchange", "layer"],
             buckets=E2E_LATENCY_BUCKETS,
             registry=r,
         )
         self.last_event_timestamp = Gauge(
             LAST_PROCESSED_EVENT_TIMESTAMP,
             "Newest event time (epoch seconds) committed by the job; Bronze uses the Kafka timestamp",
-            ["job", "exchange", "layer"],
+            ["k2_job", "exchange", "layer"],
             registry=r,
         )
         self.checkpoint_failures = Counter(
             _strip_total(CHECKPOINT_FAILURES),
             "Queries that stopped on a checkpoint (offset/commit log) failure",
-            ["job"],
+            ["k2_job"],
             registry=r,
         )
         self.input_rows_per_second = Gauge(
-            INPUT_ROWS_PER_SECOND, "Input rate of the last micro-batch", ["job"], registry=r
+            INPUT_ROWS_PER_SECOND, "Input rate of the last micro-batch", ["k2_job"], registry=r
         )
         self.batches_failed = Counter(
-            _strip_total(BATCHES_FAILED), "Micro-batches that raised (the query stops)", ["job"], registry=r
+            _strip_total(BATCHES_FAILED),
+            "Micro-batches that raised (the query stops)",
+            ["k2_job"],
+            registry=r,
         )
         self.duplicates_removed = Counter(
             _strip_total(DUPLICATES_REMOVED),
             "Rows Gold did not insert because their message_id was already seen (state or table)",
-            ["job"],
+            ["k2_job"],
             registry=r,
         )
         self.late_rows_dropped = Counter(
             _strip_total(LATE_ROWS_DROPPED),
             "Rows dropped by the Gold watermark (older than the watermark when they arrived)",
-            ["job"],
+            ["k2_job"],
             registry=r,
         )
         self.state_rows = Gauge(
-            STATE_ROWS, "Rows held in the job's streaming state (Gold dedup keys)", ["job"], registry=r
+            STATE_ROWS, "Rows held in the job's streaming state (Gold dedup keys)", ["k2_job"], registry=r
+        )
+        self.consumer_lag = Gauge(
+            CONSUMER_LAG,
+            "Records of a Kafka topic behind its latest offset after the job's last micro-batch",
+            ["k2_job", "topic"],
+            registry=r,
+        )
+        self.source_files_outstanding = Gauge(
+            SOURCE_FILES_OUTSTANDING,
+            "Delta files of an upstream table the job has not read yet, after its last micro-batch",
+            ["k2_job", "source"],
+            registry=r,
         )
         # Children created up front so a scrape shows zeros before the first batch.
         for counter in (self.checkpoint_failures, self.batches_failed, self.duplicates_removed):
-            counter.labels(job=job)
-        self.late_rows_dropped.labels(job=job)
-        self.state_rows.labels(job=job)
+            counter.labels(k2_job=job)
+        self.late_rows_dropped.labels(k2_job=job)
+        self.state_rows.labels(k2_job=job)
 
     # --- recording -----------------------------------------------------------------------------
     def record_committed(self, exchange: str, count: int, layer: str | None = None) -> None:
         if count:
-            self.records_processed.labels(job=self.job, exchange=exchange, layer=layer or self.layer).inc(
+            self.records_processed.labels(k2_job=self.job, exchange=exchange, layer=layer or self.layer).inc(
                 count
             )
 
@@ -178,7 +215,7 @@ class JobMetrics:
 
     def record_latencies(self, exchange: str, buckets: Iterable[LatencyBucketCount]) -> None:
         """Add a batch's latencies to the histogram, exactly: Spark aggregated them per bucket."""
-        child = self.e2e_latency.labels(job=self.job, exchange=exchange, layer=self.layer)
+        child = self.e2e_latency.labels(k2_job=self.job, exchange=exchange, layer=self.layer)
         with self._lock:
             for bucket in buckets:
                 if bucket.count <= 0:
@@ -190,19 +227,25 @@ class JobMetrics:
                     child.observe(mean)
 
     def record_last_event_time(self, exchange: str, epoch_seconds: float) -> None:
-        gauge = self.last_event_timestamp.labels(job=self.job, exchange=exchange, layer=self.layer)
+        gauge = self.last_event_timestamp.labels(k2_job=self.job, exchange=exchange, layer=self.layer)
         gauge.set(max(epoch_seconds, _gauge_value(gauge)))
 
     def record_progress(self, duration_seconds: float | None, input_rows_per_second: float | None) -> None:
         if duration_seconds is not None:
-            self.batch_duration.labels(job=self.job).observe(duration_seconds)
+            self.batch_duration.labels(k2_job=self.job).observe(duration_seconds)
         if input_rows_per_second is not None:
-            self.input_rows_per_second.labels(job=self.job).set(input_rows_per_second)
+            self.input_rows_per_second.labels(k2_job=self.job).set(input_rows_per_second)
+
+    def record_consumer_lag(self, topic: str, records_behind: int) -> None:
+        self.consumer_lag.labels(k2_job=self.job, topic=topic).set(records_behind)
+
+    def record_files_outstanding(self, source: str, files: int) -> None:
+        self.source_files_outstanding.labels(k2_job=self.job, source=source).set(files)
 
     def record_failure(self, checkpoint_related: bool) -> None:
-        self.batches_failed.labels(job=self.job).inc()
+        self.batches_failed.labels(k2_job=self.job).inc()
         if checkpoint_related:
-            self.checkpoint_failures.labels(job=self.job).inc()
+            self.checkpoint_failures.labels(k2_job=self.job).inc()
 
     # --- reading (the local runner's progress view and tests) -----------------------------------
     def value(self, name: str, **labels: str) -> float:
@@ -264,12 +307,15 @@ def is_checkpoint_failure(exception_text: str | None) -> bool:
 
 
 def spark_prometheus_conf() -> dict[str, str]:
-    """Turn on Spark's own PrometheusServlet (driver UI, /metrics/prometheus) and executor metrics
-    (/metrics/executors/prometheus); names carry the fixed ``spark.metrics.namespace``."""
+    """Turn on Spark's own PrometheusServlet (driver UI port, named `spark-ui` on a driver pod:
+    /metrics/prometheus) and executor metrics (/metrics/executors/prometheus); names carry the fixed
+    ``spark.metrics.namespace``."""
     servlet = "spark.metrics.conf.*.sink.prometheusServlet"
     return {
         "spark.ui.prometheus.enabled": "true",
         f"{servlet}.class": "org.apache.spark.metrics.sink.PrometheusServlet",
         f"{servlet}.path": "/metrics/prometheus",
         "spark.sql.streaming.metricsEnabled": "true",
+        # The JVM source (heap, GC) on the driver and executors; the servlet serves the driver's.
+        "spark.metrics.conf.*.source.jvm.class": "org.apache.spark.metrics.source.JvmSource",
     }

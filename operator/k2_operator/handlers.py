@@ -92,8 +92,11 @@ def _reconcile_once(namespace: str, name: str, trigger: str) -> None:
     finally:
         metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
     metrics.PHASES.set(namespace, name, outcome.phase)
+    metrics.start_job_series(namespace, name, outcome.jobs)
     for job in outcome.restarted_jobs:
         metrics.JOB_RESTARTS.labels(namespace, name, job).inc()
+    for job, reason in outcome.failed_jobs:
+        metrics.count_failure(namespace, name, job, reason)
     for event in outcome.events:
         kopf.event(cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message)
 

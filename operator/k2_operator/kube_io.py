@@ -13,6 +13,7 @@ from kubernetes.client.exceptions import ApiException
 from k2_operator import naming as n
 from k2_operator.spec_hash import hash_of
 from k2_operator.state_machine import ObservedDriver
+from spark_jobs.contracts import TERMINATION_BATCH_FAILED, TERMINATION_CHECKPOINT_WRITE_FAILED
 
 log = logging.getLogger("k2_operator.kube")
 
@@ -190,7 +191,24 @@ def observed_driver(pod: Any) -> ObservedDriver:
         created_at=meta.creation_timestamp.timestamp(),
         terminating=meta.deletion_timestamp is not None,
         reason=failure_reason(status),
+        failure=failure_class(status),
     )
+
+
+def failure_class(status: Any) -> str:
+    """A terminated driver's failure as one of contracts.DRIVER_FAILURE_REASONS: the reason the job
+    wrote to its termination message, else OOMKilled, else a plain error ("" while none terminated)."""
+    if status is None:
+        return ""
+    for container in status.container_statuses or []:
+        terminated = container.state.terminated if container.state else None
+        if terminated is None or not terminated.exit_code:
+            continue
+        first_line = (terminated.message or "").strip().split("\n", 1)[0].strip()
+        if first_line in (TERMINATION_CHECKPOINT_WRITE_FAILED, TERMINATION_BATCH_FAILED):
+            return first_line
+        return "oom_killed" if terminated.reason == "OOMKilled" else "error"
+    return ""
 
 
 def failure_reason(status: Any) -> str:

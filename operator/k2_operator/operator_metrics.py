@@ -1,10 +1,16 @@
-"""The operator's own Prometheus metrics (the drivers serve theirs, see spark_jobs.metrics)."""
+"""The operator's own Prometheus metrics (the drivers serve theirs, see spark_jobs.metrics).
+
+A pipeline's namespace is ``pipeline_namespace`` and its job ``k2_job``: ``namespace`` and ``job`` are
+what Prometheus sets on the operator's own scrape target (spark_jobs.metrics.RESERVED_LABELS).
+"""
 
 from __future__ import annotations
 
 import threading
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from spark_jobs.contracts import DRIVER_FAILURE_REASONS
 
 RECONCILIATIONS = Counter(
     "k2_operator_reconciliations_total", "Pipeline reconciliations run, by what triggered them", ["trigger"]
@@ -15,8 +21,39 @@ RECONCILE_ERRORS = Counter(
 JOB_RESTARTS = Counter(
     "k2_operator_job_restarts_total",
     "Driver pods re-created after a failure, loss or start timeout",
-    ["namespace", "pipeline", "job"],
+    ["pipeline_namespace", "pipeline", "k2_job"],
 )
+JOB_FAILURES = Counter(
+    "k2_operator_job_failures_total",
+    "Driver failures by reason (contracts.DRIVER_FAILURE_REASONS): the job's termination message "
+    "(checkpoint_write_failed, batch_failed), else what the pod shows",
+    ["pipeline_namespace", "pipeline", "k2_job", "reason"],
+)
+
+#: Every metric family the operator exports, as a scrape shows it.
+METRIC_NAMES: tuple[str, ...] = (
+    "k2_operator_reconciliations_total",
+    "k2_operator_reconcile_errors_total",
+    "k2_operator_job_restarts_total",
+    "k2_operator_job_failures_total",
+    "k2_operator_pipelines",
+    "k2_operator_reconcile_duration_seconds",
+)
+
+
+def count_failure(namespace: str, pipeline: str, job: str, reason: str) -> None:
+    JOB_FAILURES.labels(namespace, pipeline, job, reason).inc()
+
+
+def start_job_series(namespace: str, pipeline: str, jobs: list[str]) -> None:
+    """Zero-valued series for every job and failure reason, so the first failure is an increase that
+    rate()/increase() can see (a series born at 1 looks like no change)."""
+    for job in jobs:
+        JOB_RESTARTS.labels(namespace, pipeline, job)
+        for reason in DRIVER_FAILURE_REASONS:
+            JOB_FAILURES.labels(namespace, pipeline, job, reason)
+
+
 PIPELINES = Gauge("k2_operator_pipelines", "StreamingPipelines by phase", ["phase"])
 RECONCILE_SECONDS = Histogram(
     "k2_operator_reconcile_duration_seconds",

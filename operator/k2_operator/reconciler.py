@@ -26,6 +26,7 @@ from k2_operator.pipeline_status import (
 from k2_operator.state_machine import (
     CreateDriver,
     DeleteDriver,
+    JobDecision,
     JobEvent,
     JobRecord,
     JobSituation,
@@ -53,7 +54,23 @@ class Outcome:
     phase: str
     events: list[JobEvent] = field(default_factory=list)
     restarted_jobs: list[str] = field(default_factory=list)
+    failed_jobs: list[tuple[str, str]] = field(default_factory=list)  # (job, failure reason)
+    jobs: list[str] = field(default_factory=list)  # every job of the pipeline
     status_written: bool = False
+
+
+#: Event reasons of the state machine that mean "the driver failed", and the failure each counts as.
+_FAILURE_EVENTS = {"DriverExited": "exited", "DriverDeleted": "deleted", "StartTimeout": "start_timeout"}
+
+
+def failure_of(decision: JobDecision, driver: ObservedDriver | None) -> str:
+    """The failure (contracts.DRIVER_FAILURE_REASONS) a decision reacted to, or "" when none."""
+    for event in decision.events:
+        if event.reason == "DriverFailed":
+            return (driver.failure if driver else "") or "error"
+        if event.reason in _FAILURE_EVENTS:
+            return _FAILURE_EVENTS[event.reason]
+    return ""
 
 
 class Reconciler:
@@ -123,9 +140,13 @@ class Reconciler:
                 elif isinstance(action, DeleteDriver):
                     self.api.delete_pod(ref.namespace, action.pod)
                     log.info("driver pod deleted: %s", action.reason, extra=context)
+            failure = failure_of(decision, pods.get(job))
+            if failure:
+                outcome.failed_jobs.append((job, failure))
             for event in decision.events:
                 log.info("%s: %s", event.reason, event.message, extra={"pipeline": ref.name, "job": job})
             records[job] = decision.record
+            outcome.jobs.append(job)
             outcome.events.extend(decision.events)
         return records, outcome
 

@@ -64,6 +64,7 @@ class ObservedDriver:
     created_at: float  # epoch seconds
     terminating: bool = False
     reason: str = ""  # why it failed, from the pod's status
+    failure: str = ""  # the failure's class (contracts.DRIVER_FAILURE_REASONS) when the pod failed
 
 
 @dataclass(frozen=True)

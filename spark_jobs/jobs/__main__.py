@@ -5,17 +5,27 @@ The config file is JobConfig YAML (the operator renders it into the driver's Con
 environment variables override single fields (see ``JobConfig.with_env_overrides``). The Spark master
 comes from ``spark_conf["spark.master"]`` (set by the operator) or defaults to local mode.
 Exit status: 0 after a clean stop (SIGTERM/SIGINT or an availableNow trigger finishing), 1 when the
-query failed, so the pod restarts and resumes from its checkpoint.
+query failed, so the pod restarts and resumes from its checkpoint. Before a failed exit the reason
+(``checkpoint_write_failed`` or ``batch_failed``) goes to the container's termination message
+(K2_TERMINATION_LOG, default /dev/termination-log when it exists), where the operator reads it and
+counts the failure: the driver's own metrics die with it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 
-from spark_jobs.contracts import EXCHANGES, LAYERS
+from spark_jobs.contracts import (
+    EXCHANGES,
+    LAYERS,
+    TERMINATION_BATCH_FAILED,
+    TERMINATION_CHECKPOINT_WRITE_FAILED,
+)
 from spark_jobs.job_config import JobConfig
 from spark_jobs.logging_setup import configure_json_logging, job_logger
 
@@ -36,6 +46,27 @@ def load_config(args: argparse.Namespace) -> JobConfig:
             f"({config.layer}, {config.exchange})"
         )
     return config
+
+
+def termination_reason(error_text: str) -> str:
+    from spark_jobs.metrics import is_checkpoint_failure
+
+    return (
+        TERMINATION_CHECKPOINT_WRITE_FAILED if is_checkpoint_failure(error_text) else TERMINATION_BATCH_FAILED
+    )
+
+
+def write_termination_message(reason: str, detail: str) -> Path | None:
+    """The reason on the first line (what the operator reads), then the start of the error."""
+    configured = os.environ.get("K2_TERMINATION_LOG")
+    path = Path(configured) if configured else Path("/dev/termination-log")
+    if not configured and not path.exists():
+        return None  # not in a pod
+    try:
+        path.write_text(f"{reason}\n{detail[:2000]}\n")
+    except OSError:
+        return None
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
             job.query.stop()
         job.query.awaitTermination()
     except StreamingQueryException as error:
-        log.error("query failed", extra={"error": str(error)[:4000]})
+        reason = termination_reason(str(error))
+        log.error("query failed", extra={"error": str(error)[:4000], "reason": reason})
+        write_termination_message(reason, str(error))
         return 1
     finally:
         spark.stop()

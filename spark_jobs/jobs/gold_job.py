@@ -71,7 +71,7 @@ class GoldBatchWriter:
         finally:
             batch.unpersist()
         record_batch_stats(self.metrics, stats)
-        self.metrics.duplicates_removed.labels(job=self.metrics.job).inc(arrived - inserted)
+        self.metrics.duplicates_removed.labels(k2_job=self.metrics.job).inc(arrived - inserted)
         self.log.info(
             "batch committed",
             extra={

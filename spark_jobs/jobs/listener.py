@@ -4,11 +4,13 @@ Queries are named after their job (``contracts.JOB_NAMES``); the listener routes
 listener serves one job (a pod) or five (the local application). Counts that only the batch code
 knows exactly (rows committed to Silver, the DLQ and Gold, latencies) are recorded there; this
 listener records what Spark measures: batch duration, input rate, Bronze's observed rows, Gold's
-dedup state and watermark drops, and failed queries.
+dedup state and watermark drops, the backlog of each source (Kafka records behind the latest
+offset, Delta files not yet read), and failed queries.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from datetime import datetime
@@ -63,6 +65,8 @@ def record_progress(metrics: JobMetrics, progress: Any) -> None:
     )
     _record_bronze_observation(metrics, progress.observedMetrics or {})
     _record_state_operators(metrics, progress.stateOperators or [])
+    for source in progress.sources or []:
+        _record_source_backlog(metrics, source)
 
 
 def _record_bronze_observation(metrics: JobMetrics, observed: Mapping[str, Any]) -> None:
@@ -84,7 +88,39 @@ def _record_state_operators(metrics: JobMetrics, operators: Any) -> None:
         int((op.customMetrics or {}).get("numDroppedDuplicateRows", 0)) for op in operators
     )
     if dropped_late:
-        metrics.late_rows_dropped.labels(job=metrics.job).inc(dropped_late)
+        metrics.late_rows_dropped.labels(k2_job=metrics.job).inc(dropped_late)
     if dropped_duplicates:
-        metrics.duplicates_removed.labels(job=metrics.job).inc(dropped_duplicates)
-    metrics.state_rows.labels(job=metrics.job).set(sum(int(op.numRowsTotal or 0) for op in operators))
+        metrics.duplicates_removed.labels(k2_job=metrics.job).inc(dropped_duplicates)
+    metrics.state_rows.labels(k2_job=metrics.job).set(sum(int(op.numRowsTotal or 0) for op in operators))
+
+
+def kafka_records_behind(end_offset_json: str | None, latest_offset_json: str | None) -> dict[str, int]:
+    """Records behind the latest offset per topic, from a Kafka source's progress offsets
+    (``{"topic": {"partition": offset}}``): what the batch read up to vs what the broker had."""
+    try:
+        end = json.loads(end_offset_json or "null")
+        latest = json.loads(latest_offset_json or "null")
+    except ValueError:
+        return {}
+    if not isinstance(end, dict) or not isinstance(latest, dict):
+        return {}
+    behind: dict[str, int] = {}
+    for topic, partitions in latest.items():
+        if not isinstance(partitions, dict):
+            continue
+        read = end.get(topic) or {}
+        behind[topic] = sum(max(0, int(offset) - int(read.get(p, 0))) for p, offset in partitions.items())
+    return behind
+
+
+def _record_source_backlog(metrics: JobMetrics, source: Any) -> None:
+    description = str(source.description or "")
+    if description.startswith("Kafka"):
+        for topic, records in kafka_records_behind(source.endOffset, source.latestOffset).items():
+            metrics.record_consumer_lag(topic, records)
+        return
+    outstanding = (source.metrics or {}).get("numFilesOutstanding")
+    if outstanding is not None:
+        # "DeltaSource[file:/.../silver_binance_trades]": the table's folder names the source.
+        table = description.rstrip("]/").rsplit("/", 1)[-1]
+        metrics.record_files_outstanding(table, int(outstanding))

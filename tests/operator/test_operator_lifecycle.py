@@ -153,9 +153,12 @@ def test_a_failed_driver_is_restarted_with_backoff_and_counted_then_gives_up_pas
     ns, uids = running_pipeline(op, "flaky", FAST_RESTARTS)
     job, pod = "bronze-binance", "flaky-bronze-binance-driver"
     previous_uid = uids[job]
-    for attempt, backoff in ((1, 2.0), (2, 4.0)):
+    # The first failure as a driver that wrote its reason to the termination message, the second
+    # as a pod that only says Error: both are counted by reason, after the driver is gone.
+    termination = {"exitCode": 1, "reason": "Error", "message": "checkpoint_write_failed\nIOException"}
+    for attempt, backoff, terminated in ((1, 2.0, termination), (2, 4.0, None)):
         failed_at = time.monotonic()
-        op.set_pod_phase(ns, pod, "Failed", reason="Error", message="executor lost")
+        op.set_pod_phase(ns, pod, "Failed", reason="Error", message="executor lost", terminated=terminated)
         entry = wait_until(
             "BackOff", lambda: job_status(op, ns, "flaky", job), lambda e: e.get("phase") == "BackOff"
         )
@@ -168,7 +171,13 @@ def test_a_failed_driver_is_restarted_with_backoff_and_counted_then_gives_up_pas
         previous_uid = new.metadata.uid
         op.set_pod_phase(ns, pod, "Running")
         wait_for("Running again", lambda: job_status(op, ns, "flaky", job).get("phase") == "Running")
-    assert k2_operator.metric("k2_operator_job_restarts_total", namespace=ns, pipeline="flaky", job=job) == 2
+    labels = {"pipeline_namespace": ns, "pipeline": "flaky", "k2_job": job}
+    assert k2_operator.metric("k2_operator_job_restarts_total", **labels) == 2
+    failures = "k2_operator_job_failures_total"
+    assert k2_operator.metric(failures, **labels, reason="checkpoint_write_failed") == 1
+    assert k2_operator.metric(failures, **labels, reason="error") == 1
+    zero = f'{failures}{{pipeline_namespace="{ns}",pipeline="flaky",k2_job="gold",reason="oom_killed"}} 0.0'
+    assert zero in k2_operator.metrics().splitlines()  # every job and reason starts at zero
     assert op.driver_pods(ns, "flaky")["silver-binance"].metadata.uid == uids["silver-binance"]
 
     op.set_pod_phase(ns, pod, "Failed", reason="Error")

@@ -47,6 +47,8 @@ def test_a_scrape_exposes_every_declared_family():
     job.record_latencies("binance", [m.LatencyBucketCount(2.0, 1, 1.5)])
     job.record_last_event_time("binance", 1_700_000_000.0)
     job.record_progress(0.4, 12.5)
+    job.record_consumer_lag("market.crypto.trades.binance.raw", 0)
+    job.record_files_outstanding("bronze_binance_trades", 0)
     exposed = set()
     for family in job.registry.collect():
         exposed.update(sample.name for sample in family.samples)
@@ -149,3 +151,89 @@ def test_json_formatter_includes_exceptions():
     entry = json.loads(JsonFormatter().format(record))
     assert entry["level"] == "ERROR"
     assert "ValueError: boom" in entry["exception"]
+
+
+def test_no_metric_uses_a_label_prometheus_sets_on_every_target():
+    """Walks every registry K2 exports (a job's and the operator's) with every child created."""
+    from k2_operator import operator_metrics
+    from prometheus_client import REGISTRY
+
+    operator_metrics.start_job_series("ns", "p", ["gold"])
+    job = m.JobMetrics("bronze-binance", "bronze", "binance")
+    job.record_committed("binance", 1)
+    job.record_dlq("binance", {"bad_magic_byte": 1})
+    job.record_latencies("binance", [m.LatencyBucketCount(2.0, 1, 1.5)])
+    job.record_last_event_time("binance", 1.0)
+    job.record_progress(0.4, 1.0)
+    job.record_consumer_lag("t", 3)
+    job.record_files_outstanding("s", 1)
+    seen: dict[str, set[str]] = {}
+    for registry in (job.registry, REGISTRY):
+        for family in registry.collect():
+            if not family.name.startswith("k2_"):
+                continue
+            for sample in family.samples:
+                seen.setdefault(family.name, set()).update(sample.labels)
+    assert {name for name in seen if name.startswith("k2_operator")}, "operator metrics not registered"
+    assert len(seen) >= len(m.METRIC_NAMES)
+    clashes = {
+        name: labels & m.RESERVED_LABELS for name, labels in seen.items() if labels & m.RESERVED_LABELS
+    }
+    assert clashes == {}
+
+
+def test_kafka_lag_is_latest_minus_read_per_topic():
+    from spark_jobs.jobs.listener import kafka_records_behind
+
+    end = '{"a": {"0": 10, "1": 5}, "b": {"0": 7}}'
+    latest = '{"a": {"0": 12, "1": 5, "2": 4}, "b": {"0": 7}}'
+    assert kafka_records_behind(end, latest) == {"a": 2 + 0 + 4, "b": 0}
+    assert kafka_records_behind(None, latest) == {}  # no batch read yet: unknown, not 0
+    assert kafka_records_behind("not json", latest) == {}
+
+
+def test_listener_records_source_backlog_from_progress():
+    from types import SimpleNamespace
+
+    from spark_jobs.jobs.listener import record_progress
+
+    job = m.JobMetrics("silver-kraken", "silver", "kraken")
+    kafka = SimpleNamespace(
+        description="KafkaV2[Subscribe[market.crypto.trades.kraken.raw]]",
+        endOffset='{"market.crypto.trades.kraken.raw": {"0": 90}}',
+        latestOffset='{"market.crypto.trades.kraken.raw": {"0": 100}}',
+        metrics={},
+    )
+    delta = SimpleNamespace(
+        description="DeltaSource[file:/tmp/x/bronze_kraken_trades]",
+        endOffset=None,
+        latestOffset=None,
+        metrics={"numFilesOutstanding": "4", "numBytesOutstanding": "100"},
+    )
+    progress = SimpleNamespace(
+        durationMs={"triggerExecution": 500},
+        inputRowsPerSecond=float("nan"),
+        observedMetrics={},
+        stateOperators=[],
+        sources=[kafka, delta],
+    )
+    record_progress(job, progress)
+    assert job.value("k2_consumer_lag_records", topic="market.crypto.trades.kraken.raw") == 10
+    assert job.value("k2_source_files_outstanding", source="bronze_kraken_trades") == 4
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        ("java.io.IOException: cannot write to checkpoint file:/x/commits/3", "checkpoint_write_failed"),
+        ("ArithmeticException: divide by zero", "batch_failed"),
+    ],
+)
+def test_a_failed_job_writes_its_reason_to_the_termination_message(tmp_path, monkeypatch, error, reason):
+    from spark_jobs.jobs.__main__ import termination_reason, write_termination_message
+
+    monkeypatch.setenv("K2_TERMINATION_LOG", str(tmp_path / "termination-log"))
+    assert termination_reason(error) == reason
+    path = write_termination_message(termination_reason(error), error)
+    assert path is not None
+    assert path.read_text().splitlines()[:2] == [reason, error]

@@ -227,3 +227,40 @@ def test_next_deadline_is_when_a_time_driven_transition_falls_due() -> None:
     assert next_deadline(recorded(JobPhase.RUNNING, restarts=0, last_transition=1000.0), POLICY, 60) is None
     assert next_deadline(recorded(JobPhase.FAILED), POLICY, 60) is None
     assert next_deadline(recorded(JobPhase.SUSPENDED), POLICY, 60) is None
+
+
+def test_a_failed_driver_is_classified_by_its_termination_message_then_its_pod():
+    from types import SimpleNamespace
+
+    from k2_operator.kube_io import failure_class
+
+    def status(exit_code, reason="Error", message=None):
+        terminated = SimpleNamespace(exit_code=exit_code, reason=reason, message=message)
+        return SimpleNamespace(
+            container_statuses=[SimpleNamespace(state=SimpleNamespace(terminated=terminated))]
+        )
+
+    assert (
+        failure_class(status(1, message="checkpoint_write_failed\nIOException")) == "checkpoint_write_failed"
+    )
+    assert failure_class(status(1, message="batch_failed\n")) == "batch_failed"
+    assert failure_class(status(137, reason="OOMKilled")) == "oom_killed"
+    assert failure_class(status(1, message="something else")) == "error"
+    assert failure_class(status(0, reason="Completed")) == ""
+    assert failure_class(None) == ""
+
+
+def test_the_reconciler_counts_each_failure_once_with_its_reason() -> None:
+    from k2_operator.reconciler import failure_of
+
+    failed = pod("Failed", reason="Error (exit code 1)", failure="checkpoint_write_failed")
+    decision = decide_job(situation(failed, recorded(JobPhase.RUNNING)))
+    assert failure_of(decision, failed) == "checkpoint_write_failed"
+    assert failure_of(decision, pod("Failed")) == "error"  # a pod that tells nothing more
+    gone = decide_job(situation(None, recorded(JobPhase.RUNNING)))
+    assert failure_of(gone, None) == "deleted"
+    late = decide_job(situation(pod("Pending", created_at=900.0), recorded(JobPhase.STARTING)))
+    assert failure_of(late, None) == "start_timeout"
+    # Backing off from that failure is not a second one.
+    waiting = decide_job(situation(failed, decision.record, now=1001.0))
+    assert failure_of(waiting, failed) == ""
