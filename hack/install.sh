@@ -5,7 +5,8 @@
 #
 #   hack/install.sh              python venv + Spark jars (what unit tests and Spark need)
 #   hack/install.sh local        + Kafka broker and schema registry (the local pipeline)
-#   hack/install.sh all          + the Kubernetes control plane built from source (operator tests)
+#   hack/install.sh all          + the Kubernetes control plane built from source (operator tests),
+#                                promtool/prometheus and the prometheus-operator CRDs (monitoring tests)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -50,7 +51,8 @@ if [ "$what" = local ] || [ "$what" = all ]; then
   done
 fi
 if [ "$what" = all ]; then
-  for s in hack/build-kube.sh; do
+  # promtool + prometheus (Debian package, unpacked) and the prometheus-operator CRDs: monitoring tests.
+  for s in hack/build-kube.sh hack/fetch-prometheus.sh hack/fetch-prometheus-operator-crds.sh; do
     if [ -x "$s" ]; then "$s" >/dev/null; fi
   done
 fi

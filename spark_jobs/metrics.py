@@ -67,7 +67,10 @@ METRIC_NAMES: tuple[str, ...] = (
 #: ``metrics_<spark.metrics.namespace>_driver_<source>_<name>_Value``; K2's namespace is ``k2``.
 SPARK_JVM_HEAP_USED = "metrics_k2_driver_jvm_heap_used_Value"
 SPARK_JVM_HEAP_MAX = "metrics_k2_driver_jvm_heap_max_Value"
-SPARK_METRIC_NAMES: tuple[str, ...] = (SPARK_JVM_HEAP_USED, SPARK_JVM_HEAP_MAX)
+#: Spark's executor metrics (spark.ui.prometheus.enabled: /metrics/executors/prometheus on the same
+#: port), one series per executor (``executor_id``; the driver is ``driver``).
+SPARK_EXECUTOR_CORES = "metrics_executor_totalCores"
+SPARK_METRIC_NAMES: tuple[str, ...] = (SPARK_JVM_HEAP_USED, SPARK_JVM_HEAP_MAX, SPARK_EXECUTOR_CORES)
 
 #: Buckets of the batch-duration histogram (seconds): micro-batches take 0.1 s to a few minutes.
 BATCH_DURATION_BUCKETS: tuple[float, ...] = (

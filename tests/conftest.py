@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.fixtures.kube_fixtures",
     "tests.fixtures.operator_fixtures",
     "tests.fixtures.pipeline_fixtures",
+    "tests.fixtures.monitoring_fixtures",
 ]
 
 TIER_MARKERS = ("unit", "integration", "chaos", "operator", "monitoring", "e2e", "slow")
