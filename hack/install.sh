@@ -5,8 +5,9 @@
 #
 #   hack/install.sh              python venv + Spark jars (what unit tests and Spark need)
 #   hack/install.sh local        + Kafka broker and schema registry (the local pipeline)
-#   hack/install.sh all          + the Kubernetes control plane built from source (operator tests),
-#                                promtool/prometheus and the prometheus-operator CRDs (monitoring tests)
+#   hack/install.sh all          + the Kubernetes control plane and helm built from source (operator and
+#                                chart tests), promtool/prometheus and the prometheus-operator CRDs
+#                                (monitoring tests)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -52,7 +53,7 @@ if [ "$what" = local ] || [ "$what" = all ]; then
 fi
 if [ "$what" = all ]; then
   # promtool + prometheus (Debian package, unpacked) and the prometheus-operator CRDs: monitoring tests.
-  for s in hack/build-kube.sh hack/fetch-prometheus.sh hack/fetch-prometheus-operator-crds.sh; do
+  for s in hack/build-kube.sh hack/build-helm.sh hack/fetch-prometheus.sh hack/fetch-prometheus-operator-crds.sh; do
     if [ -x "$s" ]; then "$s" >/dev/null; fi
   done
 fi

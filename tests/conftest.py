@@ -5,12 +5,13 @@ pytest_plugins = [
     "tests.fixtures.spark_fixtures",
     "tests.fixtures.kafka_fixtures",
     "tests.fixtures.kube_fixtures",
+    "tests.fixtures.chart_fixtures",
     "tests.fixtures.operator_fixtures",
     "tests.fixtures.pipeline_fixtures",
     "tests.fixtures.monitoring_fixtures",
 ]
 
-TIER_MARKERS = ("unit", "integration", "chaos", "operator", "monitoring", "e2e", "slow")
+TIER_MARKERS = ("unit", "integration", "chaos", "operator", "chart", "monitoring", "e2e", "slow")
 
 
 def pytest_report_collectionfinish(config, start_path, items):

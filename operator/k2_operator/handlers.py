@@ -4,7 +4,7 @@ runs the same reconciliation of the pipeline, read fresh from the API server, on
 Run: ``python -m k2_operator`` (or ``kopf run --standalone -A -m k2_operator.handlers``).
 Environment: K2_OPERATOR_RESYNC_SECONDS (timer interval, default 10), K2_OPERATOR_FULL_RESYNC_SECONDS
 (reconcile at least this often even when nothing is due, default 60), K2_OPERATOR_METRICS_PORT (8080,
-0 = off), K2_OPERATOR_METRICS_ADDRESS (0.0.0.0).
+0 = off), K2_OPERATOR_METRICS_ADDRESS (0.0.0.0), K2_OPERATOR_WATCH_NAMESPACES (see __main__).
 """
 
 from __future__ import annotations
@@ -54,6 +54,10 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.enabled = True
     settings.posting.loggers = False  # Events are posted explicitly, one per transition
     settings.execution.max_workers = 8
+    if os.environ.get("K2_OPERATOR_WATCH_NAMESPACES", "").strip():
+        # Namespaced mode holds Roles only: no cluster-wide listing of namespaces and CRDs (kopf would
+        # try, get 403 and warn); the watched namespaces are named exactly and the CRD exists first.
+        settings.scanning.disabled = True
     if METRICS_PORT:
         metrics.serve(METRICS_PORT, METRICS_ADDRESS)
     log.info("k2-operator started", extra={"resync_seconds": RESYNC_SECONDS, "metrics_port": METRICS_PORT})
