@@ -5,8 +5,12 @@ This machine has no internet, so the samples are not captured from the exchanges
 message by message in the wire formats Binance (combined trade stream) and Kraken (websocket v2
 trade channel) document, with prices and sizes from the seeded CryptoDataFactory, including the
 control messages each exchange sends, multi-trade Kraken messages and a few malformed messages.
-manifest.json records, by construction, how many messages, trades, control and malformed messages
-each file holds; the replay tests check the feed against it.
+They are as messy as the real feeds: trade ids count per symbol from overlapping ranges (two symbols
+share ids on the same day), some Binance messages arrive twice (a resend), Kraken reconnects midway
+and its new snapshot resends recent trades, prices carry more fractional digits than needed, and
+Kraken's JSON-number sizes come in exponent form (8.3e-05).
+manifest.json records, by construction, how many messages, trades (as produced), distinct trades,
+control and malformed messages each file holds; the replay tests check the feed against it.
 
     .venv/bin/python hack/make-feed-samples.py
 """
@@ -30,13 +34,15 @@ class Recording:
         self.rng = random.Random(seed)
         self.offset = 0.0
         self.lines: list[str] = []
-        self.counts = {"messages": 0, "trades": 0, "control": 0, "malformed": 0}
+        self.counts = {"messages": 0, "trades": 0, "distinct_trades": 0, "control": 0, "malformed": 0}
 
-    def add(self, raw: str, kind: str, trades: int = 0) -> None:
+    def add(self, raw: str, kind: str, trades: int = 0, resent: int = 0) -> None:
+        """One message; `resent` of its `trades` were already sent earlier (same symbol and id)."""
         self.offset += self.rng.uniform(0.01, 0.25)
         self.lines.append(json.dumps({"offset_seconds": round(self.offset, 3), "raw": raw}))
         self.counts["messages"] += 1
         self.counts["trades"] += trades
+        self.counts["distinct_trades"] += trades - resent
         if kind != "trade":
             self.counts[kind] += 1
 
@@ -65,12 +71,13 @@ def binance_recording() -> Recording:
         trade = factory.binance_raw_trade(
             base=bases[i % 4], event_time_ms=event_ms + 1, trade_time_ms=event_ms
         )
+        price = trade["price"] + ("0000000000" if i % 9 == 0 else "")  # more digits than the scale, all 0
         data = {
             "e": "trade",
             "E": trade["event_time_ms"],
             "s": trade["symbol"],
             "t": trade["trade_id"],
-            "p": trade["price"],
+            "p": price,
             "q": trade["quantity"],
             "T": trade["trade_time_ms"],
             "m": trade["is_buyer_maker"],
@@ -80,6 +87,8 @@ def binance_recording() -> Recording:
         kind = malformed_at.get(i)
         if kind is None:
             rec.add(compact(message), "trade", trades=1)
+            if i % 37 == 36:  # delivered twice (at-least-once upstream): the same trade again
+                rec.add(compact(message), "trade", trades=1, resent=1)
         elif kind == "truncated":
             rec.add(compact(message)[:57], "malformed")
         elif kind == "missing_price":
@@ -132,10 +141,13 @@ def kraken_recording() -> Recording:
         snapshot = [kraken_trade(factory, base, rec.moment() - timedelta(seconds=60 - s)) for s in range(10)]
         rec.add(compact({"channel": "trade", "type": "snapshot", "data": snapshot}), "trade", trades=10)
     malformed_at = {30: "truncated", 77: "missing_qty", 120: "empty_data", 181: "price_text", 240: "unknown"}
+    sent: dict[str, list[dict[str, Any]]] = {symbol: [] for symbol in symbols.values()}
     for i in range(260):
         if i % 25 == 24:
             rec.add(compact({"channel": "heartbeat"}), "control")
             continue
+        if i == 150:
+            reconnect(rec, status, sent["BTC/USD"][-10:])
         base = list(symbols)[i % 3]
         size = rec.rng.choice([1, 1, 1, 2, 3, 4])
         trades = [kraken_trade(factory, base, rec.moment()) for _ in range(size)]
@@ -143,6 +155,7 @@ def kraken_recording() -> Recording:
         kind = malformed_at.get(i)
         if kind is None:
             rec.add(compact(message), "trade", trades=size)
+            sent[symbols[base]] += trades
         elif kind == "truncated":
             rec.add(compact(message)[:80], "malformed")
         elif kind == "missing_qty":
@@ -157,6 +170,22 @@ def kraken_recording() -> Recording:
             ticker = {"channel": "ticker", "type": "update", "data": [{"symbol": "BTC/USD"}]}
             rec.add(compact(ticker), "malformed")
     return rec
+
+
+def reconnect(rec: Recording, status: dict[str, Any], recent: list[dict[str, Any]]) -> None:
+    """The socket dropped and came back: status, a new subscribe ack, and a snapshot that resends
+    the book's recent trades (same ids, times and prices as before)."""
+    rec.add(compact(status), "control")
+    ack = {
+        "method": "subscribe",
+        "result": {"channel": "trade", "snapshot": True, "symbol": recent[0]["symbol"]},
+        "success": True,
+        "time_in": rec.moment().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "time_out": rec.moment().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
+    rec.add(compact(ack), "control")
+    snapshot = {"channel": "trade", "type": "snapshot", "data": recent}
+    rec.add(compact(snapshot), "trade", trades=len(recent), resent=len(recent))
 
 
 def main() -> None:

@@ -165,7 +165,10 @@ def parse_decimal(text: str, precision: int, scale: int) -> Decimal | None:
         return None
     if not value.is_finite():
         return None
-    quantized = value.quantize(Decimal(1).scaleb(-scale))
+    try:
+        quantized = value.quantize(Decimal(1).scaleb(-scale))
+    except InvalidOperation:  # more digits than the context holds: far too large for any V2 type
+        return None
     if quantized != value or len(quantized.as_tuple().digits) > precision:
         return None
     return quantized
@@ -188,9 +191,14 @@ def trade_value_usd(price: Decimal, quantity: Decimal, quote_code: str) -> Decim
     return price * quantity
 
 
-def message_id(exchange: str, timestamp_micros: int, trade_key: str) -> str:
-    """{exchange}-{YYYYMMDD}-{id}: the UTC trade date plus the exchange's own trade identity."""
-    return f"{exchange}-{utc_yyyymmdd(timestamp_micros)}-{trade_key}"
+def message_id(exchange: str, symbol: str, timestamp_micros: int, trade_key: str) -> str:
+    """``{exchange}-{BASE/QUOTE}-{YYYYMMDD}-{trade id}``, e.g. ``binance-BTC/USDT-20240603-3000123``.
+
+    Both exchanges number trades per symbol (Binance per symbol, Kraken per book), so a trade id alone
+    is not an identity: the V2 symbol is part of it. The symbol is the normalized one (Kraken's XBT/USD
+    and BTC/USD are one book), and every part is a Gold column, so the id can be recomputed from a row.
+    """
+    return f"{exchange}-{symbol}-{utc_yyyymmdd(timestamp_micros)}-{trade_key}"
 
 
 def kraken_hash_id(symbol: str, timestamp_micros: int, price: Decimal, quantity: Decimal, side: str) -> str:
@@ -252,7 +260,7 @@ def _v2(
     extra: dict[str, Any],
 ) -> dict[str, Any]:
     values = {
-        "message_id": message_id(exchange, timestamp_micros, trade_key),
+        "message_id": message_id(exchange, pair.symbol, timestamp_micros, trade_key),
         "exchange": exchange,
         "symbol": pair.symbol,
         "base_currency": currency_name(pair.base),
@@ -374,11 +382,33 @@ def _try_cast(column: Column, type_name: str) -> Column:
     return column.try_cast(type_name)
 
 
+#: A decimal number as text: integer digits, fraction digits, exponent (groups 1-3).
+DECIMAL_TEXT_PATTERN: Final = r"^[+-]?([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?$"
+
+
 def decimal_col(text: Column, precision: int, scale: int) -> Column:
-    """The decimal a string denotes if it fits decimal(precision, scale) exactly, else null."""
-    narrow = _try_cast(text, f"decimal({precision},{scale})")
-    wide = _try_cast(text, _WIDE_DECIMAL)
-    return F.when(narrow == wide, narrow)
+    """The decimal a string denotes if it fits decimal(precision, scale) exactly, else null.
+
+    Two guards against silent rounding: the narrow cast must equal a wide one (too many digits for
+    the scale round differently), and the text's own scale (fraction digits without trailing zeros,
+    less the exponent) must not exceed `scale` (digits beyond the wide cast's 18 round away in both
+    casts: "1.0000000000000000001" would otherwise become 1)."""
+    trimmed = F.trim(text)
+    narrow = _try_cast(trimmed, f"decimal({precision},{scale})")
+    wide = _try_cast(trimmed, _WIDE_DECIMAL)
+    integer = F.regexp_extract(trimmed, DECIMAL_TEXT_PATTERN, 1)
+    fraction = F.regexp_extract(trimmed, DECIMAL_TEXT_PATTERN, 2)
+    exponent = F.when(F.regexp_extract(trimmed, DECIMAL_TEXT_PATTERN, 3) == "", F.lit(0)).otherwise(
+        _try_cast(F.regexp_extract(trimmed, DECIMAL_TEXT_PATTERN, 3), "int")
+    )
+    digits = F.concat(integer, fraction)
+    significant = F.regexp_replace(digits, "0+$", "")
+    text_scale = F.length(fraction) - exponent - (F.length(digits) - F.length(significant))
+    # All-zero digits denote zero, which fits any scale.
+    fits_scale = trimmed.rlike(DECIMAL_TEXT_PATTERN) & (
+        (F.regexp_replace(significant, "0", "") == "") | (text_scale <= scale)
+    )
+    return F.when((narrow == wide) & fits_scale, narrow)
 
 
 def utc_date_col(micros: Column) -> Column:
@@ -392,10 +422,12 @@ def utc_hour_col(micros: Column) -> Column:
     return ((within_day - F.pmod(within_day, F.lit(MICROS_PER_HOUR))) / MICROS_PER_HOUR).cast("int")
 
 
-def message_id_col(exchange: str, micros: Column, trade_key: Column) -> Column:
+def message_id_col(exchange: str | Column, symbol: Column, micros: Column, trade_key: Column) -> Column:
+    """Spark twin of message_id (symbol is the V2 BASE/QUOTE; exchange a name or a column)."""
     # concat, not concat_ws: a null part must make the id null (concat_ws would skip it)
     day = F.date_format(utc_date_col(micros), "yyyyMMdd")
-    return F.concat(F.lit(f"{exchange}-"), day, F.lit("-"), trade_key)
+    exchange_col = F.lit(exchange) if isinstance(exchange, str) else exchange
+    return F.concat(exchange_col, F.lit("-"), symbol, F.lit("-"), day, F.lit("-"), trade_key)
 
 
 def kraken_hash_id_col(

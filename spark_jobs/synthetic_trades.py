@@ -138,7 +138,11 @@ class CryptoDataFactory:
         self.rng = random.Random(seed)
         self.clock = start_time or DEFAULT_START
         self._prices: dict[str, float] = {}
-        self._next_trade_id = 3_000_000_000 + self.rng.randrange(1_000_000)
+        # Both exchanges number trades per symbol (Binance per symbol, Kraken per book), so every
+        # (exchange, symbol) counts up from one shared base: different symbols' ids overlap, as real
+        # ones do, and the same id on two symbols is two trades.
+        self._trade_id_base = 3_000_000_000 + self.rng.randrange(1_000_000)
+        self._last_trade_ids: dict[tuple[str, str], int] = {}
 
     # - market model -
     def _walk_price(self, base: str) -> Decimal:
@@ -162,9 +166,11 @@ class CryptoDataFactory:
         self.clock += timedelta(microseconds=max(1, int(gap * 1_000_000)))
         return self.clock
 
-    def _trade_id(self) -> int:
-        self._next_trade_id += self.rng.randint(1, 40)
-        return self._next_trade_id
+    def _trade_id(self, exchange: str, symbol: str) -> int:
+        """The next id of this exchange's symbol: consecutive per symbol, overlapping across symbols."""
+        key = (exchange, symbol)
+        self._last_trade_ids[key] = self._last_trade_ids.get(key, self._trade_id_base) + 1
+        return self._last_trade_ids[key]
 
     # - raw records -
     def binance_raw_trade(
@@ -173,11 +179,12 @@ class CryptoDataFactory:
         trade_time = self._tick(mean_gap_seconds)
         trade_ms = micros_from_datetime(trade_time) // 1000
         price = self._walk_price(base)
+        symbol = overrides.get("symbol", BINANCE_SYMBOLS.get(base, f"{base}USDT"))
         record = {
             "event_type": "trade",
             "event_time_ms": trade_ms + self.rng.randint(0, 5),
-            "symbol": BINANCE_SYMBOLS.get(base, f"{base}USDT"),
-            "trade_id": self._trade_id(),
+            "symbol": symbol,
+            "trade_id": self._trade_id("binance", str(symbol)),
             "price": f"{price:.8f}",
             "quantity": f"{self._quantity(price):.8f}",
             "trade_time_ms": trade_ms,
@@ -199,8 +206,9 @@ class CryptoDataFactory:
         micros = micros_from_datetime(trade_time)
         price = self._walk_price(base)
         buy = self.rng.random() < 0.5
+        symbol = overrides.get("symbol", KRAKEN_SYMBOLS.get(base, f"{base}/USD"))
         record = {
-            "symbol": KRAKEN_SYMBOLS.get(base, f"{base}/USD"),
+            "symbol": symbol,
             "price": str(price),
             "quantity": str(self._quantity(price)),
             "trade_time_seconds": f"{micros // 1_000_000}.{micros % 1_000_000:06d}",
@@ -208,7 +216,7 @@ class CryptoDataFactory:
             "order_type": self.rng.choice(["market", "limit"]),
             "misc": "",
             "ingestion_timestamp": micros + self.rng.randint(20_000, 400_000),
-            "trade_id": self._trade_id() if with_trade_id else None,
+            "trade_id": self._trade_id("kraken", str(symbol)) if with_trade_id else None,
         }
         record.update(overrides)
         return record

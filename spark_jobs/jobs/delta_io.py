@@ -69,10 +69,17 @@ def hadoop_form(uri: str) -> str:
 
 
 def append_exactly_once(
-    df: DataFrame, uri: str, app_id: str, batch_id: int, partition_by: Sequence[str] = ()
+    df: DataFrame,
+    uri: str,
+    app_id: str,
+    batch_id: int,
+    partition_by: Sequence[str] = (),
+    user_metadata: str | None = None,
 ) -> None:
     writer = df.write.format("delta").mode("append").option("txnAppId", app_id)
     writer = writer.option("txnVersion", batch_id)
+    if user_metadata is not None:
+        writer = writer.option("userMetadata", user_metadata)
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.save(uri)

@@ -19,7 +19,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from pyspark.sql import Column, DataFrame
@@ -42,8 +42,10 @@ V2_SCHEMA: Final = spark_schema("trade_v2")
 V2_COLUMNS: Final = tuple(V2_SCHEMA.fieldNames())
 
 DEFAULT_MAX_AGE: Final = "7 days"
-#: A trade more than this far in the future (clock skew) goes to the DLQ.
+#: A trade more than this far after its Kafka timestamp (clock skew) goes to the DLQ.
 FUTURE_TOLERANCE: Final = timedelta(seconds=60)
+#: The Bronze column the age and future checks measure from: when Kafka received the record.
+KAFKA_TIME_COLUMN: Final = "kafka_timestamp"
 HEADER_LENGTH: Final = 5
 #: Bronze columns a DLQ row carries (with the raw value), kept through classification.
 CLASSIFIED_BRONZE_COLUMNS: Final = ("value", "topic", "partition", "offset")
@@ -191,14 +193,17 @@ class Check:
     reason: Column
 
 
-def _checks(exchange: str, known_ids: list[int], now_micros: Column, max_age: timedelta) -> list[Check]:
+def _checks(exchange: str, known_ids: list[int], max_age: timedelta) -> list[Check]:
     """The checks in order, over the staged columns built in to_silver_and_dlq."""
     c = F.col
     raw = c("_raw")
     reader = raw_schema_name(exchange)
     needed = EXCHANGE_PARTS[exchange](raw).needed_fields
-    earliest = now_micros - int(max_age.total_seconds() * N.MICROS_PER_SECOND)
-    latest = now_micros + int(FUTURE_TOLERANCE.total_seconds() * N.MICROS_PER_SECOND)
+    # Relative to the row's own Kafka timestamp, never a clock: a re-run, or a replay of old Bronze,
+    # judges a row exactly as its first run did.
+    kafka_micros = F.unix_micros(c(KAFKA_TIME_COLUMN))
+    earliest = kafka_micros - int(max_age.total_seconds() * N.MICROS_PER_SECOND)
+    latest = kafka_micros + int(FUTURE_TOLERANCE.total_seconds() * N.MICROS_PER_SECOND)
     known = c("_schema_id").isin(*known_ids) if known_ids else F.lit(False)
     return [
         Check(DlqErrorType.BAD_MAGIC_BYTE, ~c("_header_ok"), _bad_header_reason(c("value"))),
@@ -244,10 +249,12 @@ def _checks(exchange: str, known_ids: list[int], now_micros: Column, max_age: ti
         Check(DlqErrorType.INVALID_TIMESTAMP, c("_micros").isNull(), F.lit("trade time is not parseable")),
         Check(
             DlqErrorType.TIMESTAMP_OUT_OF_RANGE,
-            (c("_micros") > latest) | (c("_micros") < earliest),
+            # a record without a Kafka timestamp cannot be judged: out of range, not waved through
+            F.coalesce((c("_micros") > latest) | (c("_micros") < earliest), F.lit(True)),
             F.format_string(
-                "trade time %d µs is outside [now - %d s, now + %d s]",
+                "trade time %d µs is outside [Kafka time %s - %d s, + %d s]",
                 c("_micros"),
+                F.coalesce(kafka_micros.cast("string"), F.lit("(none)")),
                 F.lit(int(max_age.total_seconds())),
                 F.lit(int(FUTURE_TOLERANCE.total_seconds())),
             ),
@@ -293,12 +300,14 @@ def to_silver_and_dlq(
     writer_schemas: Mapping[int, str],
     *,
     max_age: str | timedelta = DEFAULT_MAX_AGE,
-    now: datetime | None = None,
+    validated_at: datetime | Column | None = None,
 ) -> tuple[DataFrame, DataFrame]:
     """(silver, dlq) of a Bronze DataFrame of one exchange. writer_schemas maps registry schema id ->
     writer schema JSON. The two share one plan; a batch job that writes both should persist
     `classify_bronze` and split that instead, or the decode and checks run once per output."""
-    classified = classify_bronze(bronze_df, exchange, writer_schemas, max_age=max_age, now=now)
+    classified = classify_bronze(
+        bronze_df, exchange, writer_schemas, max_age=max_age, validated_at=validated_at
+    )
     return split_classified(classified, exchange)
 
 
@@ -308,21 +317,24 @@ def classify_bronze(
     writer_schemas: Mapping[int, str],
     *,
     max_age: str | timedelta = DEFAULT_MAX_AGE,
-    now: datetime | None = None,
+    validated_at: datetime | Column | None = None,
 ) -> DataFrame:
     """Bronze rows with their V2 columns and `_failure` (struct of error_type, error_reason; null for
     a valid trade): the decode, normalization and every check, in one pass.
 
-    `now` is the clock for the timestamp checks and validation/error times. When None: a batch
-    DataFrame (foreachBatch) pins it to the time of this call, so the Silver and DLQ outputs judge a
-    row at the same instant (two current_timestamp() evaluations could put a row at the 60 s edge in
-    both outputs or neither); a streaming DataFrame uses each micro-batch's time."""
-    if now is None and not bronze_df.isStreaming:
-        now = datetime.now(UTC)
+    A pure function of the rows and the arguments: the age and future checks measure from each row's
+    Kafka timestamp, and `validated_at` (a time or a column) only fills validation_timestamp and the
+    DLQ's error time. A streaming DataFrame may leave it None: Spark then uses the micro-batch's
+    timestamp, which its offset log records, so a re-run of the batch gets the same one. A batch
+    DataFrame must pass it (it has no clock of its own)."""
+    if validated_at is None:
+        if not bronze_df.isStreaming:
+            raise ValueError("classify_bronze of a batch DataFrame needs validated_at")
+        validated_at = F.current_timestamp()
     parts_of = EXCHANGE_PARTS[exchange]
     reader_json = schema_json(raw_schema_name(exchange))
-    now_col = F.current_timestamp() if now is None else F.lit(now).cast(T.TimestampType())
-    now_micros = F.unix_micros(now_col)
+    now_col = validated_at if isinstance(validated_at, Column) else F.lit(validated_at)
+    now_col = now_col.cast(T.TimestampType())
     c = F.col
 
     staged = bronze_df.withColumns(
@@ -342,14 +354,16 @@ def classify_bronze(
             "_side": parts.side,
         }
     )
-    symbol = F.concat_ws("/", c("_base"), c("_quote"))
+    symbol = F.when(
+        c("_base").isNotNull() & c("_quote").isNotNull(), F.concat_ws("/", c("_base"), c("_quote"))
+    )
     # message_id and timestamp only for a sane time: year 1970..9999 keeps date arithmetic in range.
     sane_micros = F.when(c("_micros").between(0, 253_402_300_799_999_999), c("_micros"))
     trade_key = parts.trade_key(symbol, c("_micros"), c("_price"), c("_quantity"), c("_side"))
     v2 = {
-        "message_id": N.message_id_col(exchange, sane_micros, trade_key),
+        "message_id": N.message_id_col(exchange, symbol, sane_micros, trade_key),
         "exchange": F.lit(exchange),
-        "symbol": F.when(c("_base").isNotNull() & c("_quote").isNotNull(), symbol),
+        "symbol": symbol,
         "base_currency": N.currency_name_col(c("_base")),
         "quote_currency": N.currency_name_col(c("_quote")),
         "price": c("_price"),
@@ -366,7 +380,7 @@ def classify_bronze(
     # Replaces Bronze's own ingestion_timestamp: from here on it is the feed's (the V2 meaning).
     staged = staged.withColumns({name: v2[name].cast(V2_SCHEMA[name].dataType) for name in V2_COLUMNS})
     known_ids = sorted(writer_schemas)
-    failure = _first_failure(_checks(exchange, known_ids, now_micros, parse_duration(max_age)))
+    failure = _first_failure(_checks(exchange, known_ids, parse_duration(max_age)))
     # The non-deterministic column keeps the optimizer from pushing split_classified's filters below
     # this projection: pushing would inline every staged expression (from_avro included, 127 times)
     # into the filter condition and overflow code generation ("Code grows beyond 64 KB").
@@ -407,6 +421,7 @@ def split_classified(classified: DataFrame, exchange: str) -> tuple[DataFrame, D
 __all__ = [
     "DEFAULT_MAX_AGE",
     "FUTURE_TOLERANCE",
+    "KAFKA_TIME_COLUMN",
     "V2_COLUMNS",
     "V2_SCHEMA",
     "classify_bronze",

@@ -58,7 +58,9 @@ def test_replay_produces_every_trade_of_the_sample_decodable_with_the_registry(
         assert {confluent_schema_id(m.value() or b"") for m in messages} == {schema_id}
         records = decode_values(schema_registry.url, topic, messages)
         assert [(m.key() or b"").decode() for m in messages] == [r["symbol"] for r in records]
-        assert len({(r["symbol"], r["trade_id"]) for r in records}) == expected["trades"]  # no duplicates
+        # every trade produced, resends included (Gold drops those); ids repeat across symbols
+        assert len({(r["symbol"], r["trade_id"]) for r in records}) == expected["distinct_trades"]
+        assert len({r["trade_id"] for r in records}) < expected["distinct_trades"]
         assert all(float(r["price"]) > 0 and float(r["quantity"]) > 0 for r in records)
 
 

@@ -125,7 +125,20 @@ def test_trade_value_usd_needs_a_usd_quote():
 
 def test_message_id_format():
     micros = N.micros_from_datetime(datetime(2024, 6, 3, 12, tzinfo=UTC))
-    assert N.message_id("binance", micros, "123") == "binance-20240603-123"
+    assert N.message_id("binance", "BTC/USDT", micros, "123") == "binance-BTC/USDT-20240603-123"
+
+
+def test_message_id_tells_apart_symbols_sharing_a_trade_id(sample_binance_raw_trade, sample_kraken_raw_trade):
+    """Both exchanges number trades per symbol: the same id on two symbols, same day, is two trades;
+    Kraken's XBT/USD and BTC/USD are one book, so they share ids."""
+    at = datetime(2024, 6, 3, 12, tzinfo=UTC)
+    btc = N.binance_to_v2({**sample_binance_raw_trade, "symbol": "BTCUSDT", "trade_id": 7}, 1, at)
+    eth = N.binance_to_v2({**sample_binance_raw_trade, "symbol": "ETHUSDT", "trade_id": 7}, 1, at)
+    assert btc["message_id"] != eth["message_id"]
+    kraken = {**sample_kraken_raw_trade, "trade_id": 7}
+    ids = {N.kraken_to_v2({**kraken, "symbol": s}, 1, at)["message_id"] for s in ("XBT/USD", "BTC/USD")}
+    assert len(ids) == 1
+    assert N.kraken_to_v2({**kraken, "symbol": "ETH/USD"}, 1, at)["message_id"] not in ids
 
 
 def test_kraken_hash_is_deterministic_and_sensitive():
@@ -185,7 +198,12 @@ TIMES_K = [
     "1717416000", "1717416000.", "1717416000.5", "1717416000.1234569", "2024-06-03T12:00:00.25Z",
     "2024-06-03T14:00:00+02:00", "2024-06-03T12:00:00", "soon", "",
 ]  # fmt: skip
-DECIMALS = ["43210.12", " 0.0000000001 ", "1.12345678901", "123456789.0", "NaN", "abc", "-5", "1e3"]
+DECIMALS = [
+    "43210.12", " 0.0000000001 ", "1.12345678901", "123456789.0", "NaN", "abc", "-5", "1e3",
+    # more fractional digits than the scale: rejected even where a cast to the wide type rounds them away
+    "1.0000000000000000001", "1e-20", "0.00000000001", "2.5000000000000000000000", "12345e-14",
+    "1234500e-15", "12345e-10", "1e30", "0e-40", "+7.5", ".5", "5.", ".", "1e", "1.2.3",
+]  # fmt: skip
 CODES = ["BTC", "XBT", "xdg", "USDT", "PEPE", "EUR"]
 
 
@@ -237,7 +255,7 @@ def test_spark_ids_dates_and_pegs_agree_with_python(spark):
     )
     m = F.col("m")
     out = df.select(
-        N.message_id_col("kraken", m, F.lit("42")),
+        N.message_id_col("kraken", F.col("s"), m, F.lit("42")),
         N.kraken_hash_id_col(F.col("s"), m, F.col("p"), F.col("q"), F.col("side")),
         N.utc_date_col(m),
         N.utc_hour_col(m),
@@ -246,7 +264,7 @@ def test_spark_ids_dates_and_pegs_agree_with_python(spark):
     ).collect()
     for row, (micros, symbol, price, quantity, side, quote) in zip(out, rows, strict=True):
         moment = N.datetime_from_micros(micros)
-        assert row[0] == N.message_id("kraken", micros, "42")
+        assert row[0] == N.message_id("kraken", symbol, micros, "42")
         assert row[1] == N.kraken_hash_id(symbol, micros, price, quantity, side)
         assert (row[2], row[3]) == (moment.date(), moment.hour)
         assert row[4] is N.is_usd_pegged(quote)

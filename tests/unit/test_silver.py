@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import struct
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -101,12 +100,14 @@ class SilverResult:
 
 def _bronze(spark: SparkSession, exchange: str, cases: list[Case]) -> DataFrame:
     topic = f"market.crypto.trades.{exchange}.raw"
-    return to_bronze(kafka_source_df(spark, [c.value for c in cases], topic=topic, partition=3), now=NOW)
+    kafka = kafka_source_df(spark, [c.value for c in cases], topic=topic, partition=3, kafka_timestamp=NOW)
+    return to_bronze(kafka, now=NOW)
 
 
 def _run(spark: SparkSession, exchange: str, cases: list[Case], writers: dict[int, dict]) -> SilverResult:
     bronze = _bronze(spark, exchange, cases)
-    silver, dlq = to_silver_and_dlq(bronze, exchange, {i: json.dumps(s) for i, s in writers.items()}, now=NOW)
+    writer_json = {i: json.dumps(s) for i, s in writers.items()}
+    silver, dlq = to_silver_and_dlq(bronze, exchange, writer_json, validated_at=NOW)
     return SilverResult(cases, silver.collect(), dlq.collect(), silver, dlq)
 
 
@@ -187,12 +188,11 @@ def binance(spark) -> SilverResult:
 
 
 def test_every_row_lands_in_exactly_one_output(binance):
-    silver_trade_ids = {int(r.message_id.rsplit("-", 1)[1]) for r in binance.silver}
     assert len(binance.silver) + len(binance.dlq) == len(binance.cases)
     dlq_offsets = [r.kafka_offset for r in binance.dlq]
     assert len(dlq_offsets) == len(set(dlq_offsets))
-    expected_silver_ids = {c.raw["trade_id"] for c in binance.cases if c.expected == SILVER}
-    assert silver_trade_ids == expected_silver_ids
+    expected_silver_ids = {_case_message_id(c) for c in binance.cases if c.expected == SILVER}
+    assert {r.message_id for r in binance.silver} == expected_silver_ids
     assert set(dlq_offsets) == {i for i, c in enumerate(binance.cases) if c.expected != SILVER}
 
 
@@ -224,6 +224,16 @@ def test_valid_binance_trades_normalize_to_the_python_rules(spark, binance):
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
 
+def _case_message_id(case: Case) -> str:
+    """The message_id the Python rules give a valid Binance case (trade ids repeat across symbols)."""
+    assert case.raw is not None and case.schema_id is not None
+    return str(binance_to_v2(_without_extra(case.raw), case.schema_id, NOW)["message_id"])
+
+
+def _binance_case_of(result: SilverResult, row: Row) -> Case:
+    return next(c for c in result.cases if c.expected == SILVER and _case_message_id(c) == row.message_id)
+
+
 def _without_extra(raw: dict) -> dict:
     return {k: v for k, v in raw.items() if k != "is_best_match"}
 
@@ -244,19 +254,19 @@ def test_two_writer_versions_decode_to_the_same_shape(binance):
     by_schema = {r.schema_id for r in binance.silver}
     assert by_schema == {1, 2}
     _, v2_case = binance.case("writer_v2_b")
-    row = next(r for r in binance.silver if r.trade_id == str(v2_case.raw["trade_id"]))
+    row = next(r for r in binance.silver if r.message_id == _case_message_id(v2_case))
     assert (row.symbol, row.base_currency, row.schema_id) == ("SOL/USDT", "Solana", 2)
 
 
 def test_binance_timestamp_is_exact_microseconds(binance):
     for row in binance.silver:
-        case = next(c for c in binance.cases if c.raw and str(c.raw["trade_id"]) == row.trade_id)
+        case = _binance_case_of(binance, row)
         assert micros_from_datetime(row.timestamp.astimezone(UTC)) == case.raw["trade_time_ms"] * 1000
 
 
 def test_binance_side_and_maker_flag(binance):
     for row in binance.silver:
-        case = next(c for c in binance.cases if c.raw and str(c.raw["trade_id"]) == row.trade_id)
+        case = _binance_case_of(binance, row)
         assert row.is_market_maker is case.raw["is_buyer_maker"]
         assert row.side == ("sell" if case.raw["is_buyer_maker"] else "buy")
 
@@ -400,7 +410,7 @@ def test_kraken_trade_id_is_used_when_present(kraken):
     _, case = kraken.case("with_trade_id")
     row = _kraken_row(kraken, "with_trade_id")
     assert row.trade_id == str(case.raw["trade_id"])
-    assert row.message_id == f"kraken-20240603-{case.raw['trade_id']}"
+    assert row.message_id == f"kraken-{row.symbol}-20240603-{case.raw['trade_id']}"
 
 
 def test_kraken_without_id_gets_the_python_hash(kraken):
@@ -449,7 +459,7 @@ def test_older_kraken_writer_decodes_with_null_trade_id(kraken):
 def test_no_writer_schemas_sends_everything_to_unknown_schema_id(spark):
     values = [encode_confluent(1, load_schema("binance_raw_trade"), CryptoDataFactory().binance_raw_trade())]
     silver, dlq = to_silver_and_dlq(
-        to_bronze(kafka_source_df(spark, values), now=NOW), "binance", {}, now=NOW
+        to_bronze(kafka_source_df(spark, values), now=NOW), "binance", {}, validated_at=NOW
     )
     assert silver.count() == 0
     assert [r.error_type for r in dlq.collect()] == ["unknown_schema_id"]
@@ -461,7 +471,7 @@ def test_a_null_v2_field_is_dead_lettered_not_dropped(spark):
     values = [encode_confluent(1, load_schema("binance_raw_trade"), raw)]
     bronze = to_bronze(kafka_source_df(spark, values), now=NOW)
     silver, dlq = to_silver_and_dlq(
-        bronze, "binance", {1: schema_json("binance_raw_trade")}, max_age="30000 days", now=NOW
+        bronze, "binance", {1: schema_json("binance_raw_trade")}, max_age="30000 days", validated_at=NOW
     )
     rows = dlq.collect()
     assert silver.count() == 0
@@ -469,26 +479,47 @@ def test_a_null_v2_field_is_dead_lettered_not_dropped(spark):
     assert "message_id" in rows[0].error_reason and "timestamp" in rows[0].error_reason
 
 
-def test_default_clock_is_pinned_once_for_silver_and_dlq(spark):
-    """Without `now`, a batch is judged at the time of the call: a trade from a moment ago is valid,
-    and Silver's validation time equals the DLQ's error time although they are two Spark actions."""
-    start = datetime.now(UTC)
-    factory = CryptoDataFactory(start_time=start - timedelta(seconds=30))
-    schema = load_schema("binance_raw_trade")
-    values = [
-        encode_confluent(1, schema, factory.binance_raw_trade(mean_gap_seconds=0)),
-        encode_confluent(1, schema, factory.binance_raw_trade(mean_gap_seconds=0, price="0")),
-    ]
-    silver, dlq = to_silver_and_dlq(
-        to_bronze(kafka_source_df(spark, values)), "binance", {1: schema_json("binance_raw_trade")}
+def test_a_batch_dataframe_needs_an_explicit_validation_time(spark):
+    bronze = to_bronze(kafka_source_df(spark, [b"\x00"]), now=NOW)
+    with pytest.raises(ValueError, match="validated_at"):
+        classify_bronze(bronze, "binance", {})
+
+
+def test_age_and_future_checks_measure_from_the_kafka_timestamp_not_a_clock(spark):
+    """The same trade judged against two Kafka timestamps (years before today's clock): valid when
+    Kafka received it within the limits, dead-lettered otherwise; validated_at changes nothing."""
+    factory = CryptoDataFactory(start_time=DEFAULT_START)
+    trade = factory.binance_raw_trade(mean_gap_seconds=0)
+    value = encode_confluent(1, load_schema("binance_raw_trade"), trade)
+    trade_time = DEFAULT_START + timedelta(microseconds=1)
+    received = {
+        "on_time": trade_time + timedelta(seconds=2),
+        "fast_clock_59s": trade_time - timedelta(seconds=59),  # trade 59 s "ahead" of Kafka: tolerated
+        "fast_clock_61s": trade_time - timedelta(seconds=61),
+        "six_days_later": trade_time + timedelta(days=6),
+        "eight_days_later": trade_time + timedelta(days=8),
+    }
+    bronze = None
+    for offset, kafka_time in enumerate(received.values()):
+        df = to_bronze(
+            kafka_source_df(spark, [value], first_offset=offset, kafka_timestamp=kafka_time), now=NOW
+        )
+        bronze = df if bronze is None else bronze.unionByName(df)
+    assert bronze is not None
+    writers = {1: schema_json("binance_raw_trade")}
+    outcomes = []
+    for validated_at in (NOW, datetime(2099, 1, 1, tzinfo=UTC)):
+        _, dlq = to_silver_and_dlq(bronze, "binance", writers, validated_at=validated_at)
+        outcomes.append(sorted((r.kafka_offset, r.error_type) for r in dlq.collect()))
+    names = list(received)
+    assert (
+        outcomes[0]
+        == outcomes[1]
+        == [
+            (names.index("fast_clock_61s"), "timestamp_out_of_range"),
+            (names.index("eight_days_later"), "timestamp_out_of_range"),
+        ]
     )
-    silver_rows = silver.collect()
-    time.sleep(0.05)  # the DLQ action runs later: a per-action clock would differ
-    dlq_rows = dlq.collect()
-    assert (len(silver_rows), len(dlq_rows)) == (1, 1)
-    validated = silver_rows[0].validation_timestamp.astimezone(UTC)
-    assert start <= validated <= datetime.now(UTC)
-    assert dlq_rows[0].error_timestamp == silver_rows[0].validation_timestamp
 
 
 def test_each_output_decodes_once_per_writer_schema(spark, binance):
@@ -496,7 +527,7 @@ def test_each_output_decodes_once_per_writer_schema(spark, binance):
     from_avro into every check that reads a decoded field ("Code grows beyond 64 KB" and an OOM)."""
     bronze = to_bronze(kafka_source_df(spark, [c.value for c in binance.cases]), now=NOW)
     writers = {i: json.dumps(s) for i, s in BINANCE_WRITERS.items()}
-    for output in to_silver_and_dlq(bronze, "binance", writers, now=NOW):
+    for output in to_silver_and_dlq(bronze, "binance", writers, validated_at=NOW):
         plan = output._jdf.queryExecution().optimizedPlan().toString()
         assert plan.count("from_avro(") == len(writers)
 
@@ -505,7 +536,7 @@ def test_a_persisted_classification_splits_into_the_same_outputs(spark, binance)
     """What the Silver job does (classify once, persist, split) equals the composed transform."""
     bronze = _bronze(spark, "binance", binance.cases)
     writers = {i: json.dumps(s) for i, s in BINANCE_WRITERS.items()}
-    classified = classify_bronze(bronze, "binance", writers, now=NOW).persist()
+    classified = classify_bronze(bronze, "binance", writers, validated_at=NOW).persist()
     try:
         silver, dlq = split_classified(classified, "binance")
         assert_df_equality(silver, binance.silver_df, ignore_row_order=True)

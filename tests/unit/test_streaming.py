@@ -86,10 +86,12 @@ def test_silver_and_dlq_stream_from_a_bronze_delta_table(spark, tmp_path):
         encode_confluent(1, schema, t) for t in factory.binance_trade_sequence(4, span=timedelta(minutes=5))
     ]
     values += [b"\x09not avro", encode_confluent(1, schema, factory.binance_raw_trade(price="-1")), values[0]]
-    to_bronze(kafka_source_df(spark, values), now=now).write.format("delta").save(bronze_path)
+    to_bronze(kafka_source_df(spark, values, kafka_timestamp=now), now=now).write.format("delta").save(
+        bronze_path
+    )
 
     bronze_stream = spark.readStream.format("delta").load(bronze_path)
-    silver, dlq = to_silver_and_dlq(bronze_stream, "binance", {1: json.dumps(schema)}, now=now)
+    silver, dlq = to_silver_and_dlq(bronze_stream, "binance", {1: json.dumps(schema)}, validated_at=now)
     _run_available_now(silver, str(tmp_path / "silver"), str(tmp_path / "silver_checkpoint"))
     _run_available_now(dlq, str(tmp_path / "dlq"), str(tmp_path / "dlq_checkpoint"))
 
