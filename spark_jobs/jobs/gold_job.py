@@ -112,6 +112,8 @@ class GoldBatchWriter:
 
 
 def start_gold(spark: SparkSession, config: JobConfig, metrics: JobMetrics) -> StreamingQuery:
+    # One watermark per exchange; the global one follows the slower exchange (see transforms/gold.py).
+    spark.conf.set("spark.sql.streaming.multipleWatermarkPolicy", "min")
     for exchange in EXCHANGES:
         ensure_silver_tables(spark, config, exchange)
     uri = config.table_uri(GOLD_TABLE)
