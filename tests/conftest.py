@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.fixtures.operator_fixtures",
     "tests.fixtures.pipeline_fixtures",
     "tests.fixtures.monitoring_fixtures",
+    "tests.fixtures.e2e_fixtures",
 ]
 
 TIER_MARKERS = ("unit", "integration", "chaos", "operator", "chart", "monitoring", "e2e", "slow")

@@ -6,7 +6,9 @@ kubeconfig and returns once `/readyz` answers and the `default` ServiceAccount e
 the clients (scheduler, controller-manager) before the API server (the other order costs ~60 s of
 client retries), then etcd; every process by its pid. Each component logs to `<state_dir>/logs/`.
 
-No kubelet runs: Pods are stored and scheduled attempts are made, but nothing ever runs them.
+No kubelet runs here: Pods are stored and scheduled attempts are made, but nothing ever runs them.
+kube_node.py runs the same control plane inside a network namespace (`netns`, `node_ip`) and adds a
+kubelet, containerd, kube-proxy and CoreDNS.
 
 CLI (registered in spark_jobs/cli.py): `k2 dev cluster up|down|env [--state-dir DIR]`.
 """
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from k2_dev.dev_pki import Certificates, generate_certificates, write_kubeconfig
+from k2_dev.netns import NetNS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "hack" / "build-kube.sh"
@@ -44,13 +47,14 @@ READY_TIMEOUT_SECONDS = 90.0
 # --- binaries -------------------------------------------------------------------------------------
 
 
-def kube_bin_dir() -> Path:
-    """Folder with the control-plane binaries: $K2_KUBE_BIN_DIR, else what hack/build-kube.sh prints
-    (it builds once, ~8.5 min cold, and answers in well under a second afterwards)."""
+def kube_bin_dir(what: str = "control-plane") -> Path:
+    """Folder with the control-plane binaries (`what="node"`: also kubelet, kube-proxy, CoreDNS, pause):
+    $K2_KUBE_BIN_DIR, else what hack/build-kube.sh prints (it builds once, ~8.5 min cold, and answers
+    in well under a second afterwards)."""
     if os.environ.get("K2_KUBE_BIN_DIR"):
         return Path(os.environ["K2_KUBE_BIN_DIR"])
     # stderr passes through: a cold build's progress stays visible.
-    out = subprocess.run([str(BUILD_SCRIPT)], check=True, stdout=subprocess.PIPE, text=True)
+    out = subprocess.run([str(BUILD_SCRIPT), what], check=True, stdout=subprocess.PIPE, text=True)
     return Path(out.stdout.strip().splitlines()[-1])
 
 
@@ -211,6 +215,13 @@ class DevCluster:
     #: pytest leaves no orphaned control plane behind. False (`k2 dev cluster up`): they outlive the CLI.
     die_with_parent: bool = False
     components: list[ComponentState] = field(default_factory=list)
+    #: Run every server inside this network namespace; the API server then listens on `node_ip`
+    #: (port 6443) and advertises it, so pods reach it through the `kubernetes` Service.
+    netns: NetNS | None = None
+    node_ip: str | None = None
+    #: name -> (CN, O): more client certificates (a kubelet, kube-proxy), under `<state_dir>/pki`.
+    extra_clients: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    certs: Certificates | None = field(default=None, repr=False)
     api_url: str = ""
     etcd_url: str = ""
     startup_seconds: float = 0.0
@@ -239,7 +250,9 @@ class DevCluster:
             self.bin_dir = kube_bin_dir()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(exist_ok=True)
-        certs = generate_certificates(self.state_dir / "pki")
+        extra_ips = (self.node_ip,) if self.node_ip else ()
+        certs = generate_certificates(self.state_dir / "pki", extra_ips, self.extra_clients)
+        self.certs = certs
         try:
             self._start_etcd()
             self._start_apiserver(certs)
@@ -257,8 +270,10 @@ class DevCluster:
         log = self.log_dir / f"{name}.log"
         with log.open("ab") as out:
             # A new session: a Ctrl-C in the terminal that ran `k2 dev cluster up` does not reach them.
+            # nsenter execs the server in place: the pid stays the server's own.
+            prefix = self.netns.prefix() if self.netns else []
             process = subprocess.Popen(
-                [self.binary(name), *args],
+                [*prefix, self.binary(name), *args],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -288,22 +303,43 @@ class DevCluster:
             ],
         )
         self.etcd_url = f"http://127.0.0.1:{client}"
-        _wait_until("etcd /health", lambda: _http_ok(f"{self.etcd_url}/health"), READY_TIMEOUT_SECONDS, etcd)
+        _wait_until(
+            "etcd /health",
+            self._in_ns(lambda: _http_ok(f"{self.etcd_url}/health")),
+            READY_TIMEOUT_SECONDS,
+            etcd,
+        )
         etcd.start_seconds = time.monotonic() - t0
 
+    def _in_ns(self, probe: Callable[[], bool]) -> Callable[[], bool]:
+        """A probe that runs inside the cluster's network namespace, if it has one."""
+        netns = self.netns
+        return probe if netns is None else (lambda: netns.probe(probe))
+
+    def _apiserver_address_args(self, port: int) -> list[str]:
+        if self.node_ip:
+            # Inside our own network namespace: pods reach the advertised address through the
+            # `kubernetes` Service, whose endpoints the lease reconciler keeps.
+            return [f"--bind-address={self.node_ip}", f"--advertise-address={self.node_ip}"]
+        # No --advertise-address=127.0.0.1: the endpoint reconciler refuses loopback. No pods run
+        # here, so nothing needs the `kubernetes` Service's endpoints.
+        return ["--bind-address=127.0.0.1", "--endpoint-reconciler-type=none"]
+
     def _start_apiserver(self, certs: Certificates) -> None:
-        port = free_port()
-        self.api_url = f"https://127.0.0.1:{port}"
+        port = 6443 if self.node_ip else free_port()
+        self.api_url = f"https://{self.node_ip or '127.0.0.1'}:{port}"
         t0 = time.monotonic()
+        kubelet_client = certs.clients["admin"]
         apiserver = self._spawn(
             "kube-apiserver",
             [
                 f"--etcd-servers={self.etcd_url}",
-                "--bind-address=127.0.0.1",
                 f"--secure-port={port}",
-                # No --advertise-address=127.0.0.1: the endpoint reconciler refuses loopback. No pods run
-                # here, so nothing needs the `kubernetes` Service's endpoints.
-                "--endpoint-reconciler-type=none",
+                *self._apiserver_address_args(port),
+                # For logs/exec/port-forward through the kubelet (e2e node); unused without one.
+                f"--kubelet-client-certificate={kubelet_client.cert}",
+                f"--kubelet-client-key={kubelet_client.key}",
+                "--kubelet-preferred-address-types=InternalIP",
                 f"--tls-cert-file={certs.apiserver.cert}",
                 f"--tls-private-key-file={certs.apiserver.key}",
                 f"--client-ca-file={certs.ca.cert}",
@@ -320,7 +356,7 @@ class DevCluster:
         admin = self._client_ssl_context(certs, "admin")
         _wait_until(
             "kube-apiserver /readyz",
-            lambda: _https_ok(f"{self.api_url}/readyz", admin),
+            self._in_ns(lambda: _https_ok(f"{self.api_url}/readyz", admin)),
             READY_TIMEOUT_SECONDS,
             apiserver,
         )
@@ -364,7 +400,7 @@ class DevCluster:
         insecure.verify_mode = ssl.CERT_NONE  # its self-signed serving cert; only /healthz is read
         _wait_until(
             f"{name} /healthz",
-            lambda: _https_ok(f"https://127.0.0.1:{port}/healthz", insecure),
+            self._in_ns(lambda: _https_ok(f"https://127.0.0.1:{port}/healthz", insecure)),
             READY_TIMEOUT_SECONDS,
             component,
         )
@@ -382,7 +418,7 @@ class DevCluster:
         admin = self._client_ssl_context(certs, "admin")
         _wait_until(
             "the default ServiceAccount",
-            lambda: _https_ok(url, admin),
+            self._in_ns(lambda: _https_ok(url, admin)),
             READY_TIMEOUT_SECONDS,
             self.components[COMPONENTS.index("kube-controller-manager")],
         )

@@ -100,7 +100,7 @@ class Certificates:
     apiserver: KeyPair
     service_account_key: Path
     service_account_pub: Path
-    clients: dict[str, KeyPair]  # admin, kube-controller-manager, kube-scheduler
+    clients: dict[str, KeyPair]  # admin, kube-controller-manager, kube-scheduler, + extra_clients
 
 
 #: client name -> (CN, O): the identities RBAC's bootstrap policy knows.
@@ -111,8 +111,14 @@ CLIENT_IDENTITIES = {
 }
 
 
-def generate_certificates(pki: Path) -> Certificates:
-    """A CA, the API server's serving cert, the service-account key pair and one client cert each."""
+def generate_certificates(
+    pki: Path,
+    extra_ips: tuple[str, ...] = (),
+    extra_clients: dict[str, tuple[str, str | None]] | None = None,
+) -> Certificates:
+    """A CA, the API server's serving cert, the service-account key pair and one client cert each.
+    `extra_ips` join the serving cert's SANs (a node's address); `extra_clients` the identities
+    (name -> (CN, O)), e.g. a kubelet's `system:node:<name>` in `system:nodes`."""
     pki.mkdir(parents=True, exist_ok=True)
     ca_key, ca_name = _new_key(), _name("k2-dev-cluster-ca")
     ca_cert = _certificate(ca_name, ca_key, ca_name, ca_key, ca=True, usages=[])
@@ -135,11 +141,13 @@ def generate_certificates(pki: Path) -> Certificates:
             for n in ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc")
         ),
         x509.DNSName("kubernetes.default.svc.cluster.local"),
+        *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in extra_ips),
     ]
     server_auth, client_auth = x509.ExtendedKeyUsageOID.SERVER_AUTH, x509.ExtendedKeyUsageOID.CLIENT_AUTH
     apiserver = issue("apiserver", _name("kube-apiserver"), server_auth, sans=sans)
     clients = {
-        name: issue(name, _name(cn, org), client_auth) for name, (cn, org) in CLIENT_IDENTITIES.items()
+        name: issue(name, _name(cn, org), client_auth)
+        for name, (cn, org) in {**CLIENT_IDENTITIES, **(extra_clients or {})}.items()
     }
     sa_key = _new_key()
     _write_key(sa_key, pki / "sa.key")
