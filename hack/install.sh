@@ -5,9 +5,9 @@
 #
 #   hack/install.sh              python venv + Spark jars (what unit tests and Spark need)
 #   hack/install.sh local        + Kafka broker and schema registry (the local pipeline)
-#   hack/install.sh all          + the Kubernetes control plane and helm built from source (operator and
-#                                chart tests), promtool/prometheus and the prometheus-operator CRDs
-#                                (monitoring tests)
+#   hack/install.sh all          + the Kubernetes control plane, the e2e node and helm built from source
+#                                (operator, chart and e2e tests), promtool/prometheus and the
+#                                prometheus-operator CRDs (monitoring tests), actionlint (CI workflow test)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -56,5 +56,8 @@ if [ "$what" = all ]; then
   for s in hack/build-kube.sh hack/build-helm.sh hack/fetch-prometheus.sh hack/fetch-prometheus-operator-crds.sh; do
     if [ -x "$s" ]; then "$s" >/dev/null; fi
   done
+  # The e2e node (kubelet, kube-proxy, CoreDNS, pause) and actionlint for the CI workflow's test.
+  hack/build-kube.sh node >/dev/null
+  hack/build-actionlint.sh >/dev/null
 fi
 log "ready ($what)"
