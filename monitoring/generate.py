@@ -4,8 +4,9 @@
     python -m monitoring.generate --check  # what the drift test runs
 
 Outputs: the Prometheus rule file and its promtool tests, the three dashboards as Grafana JSON, and
-the chart's monitoring templates (with their ``monitoring:`` values in charts/k2/values.yaml, when
-that file exists the block is kept in sync there).
+the chart's monitoring templates and the ``monitoring`` part of its values schema. The ``monitoring:``
+block of charts/k2/values.yaml is written by hand (it has comments); a test compares it with
+:func:`monitoring.chart.values_block`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ def outputs() -> dict[Path, str]:
     }
     for name, dashboard in dashboards().items():
         files[GENERATED / "dashboards" / f"{name}.json"] = json.dumps(dashboard, indent=2) + "\n"
+    for name, text in chart.templates().items():
+        files[ROOT / chart.TEMPLATE_DIR / name] = text
+    schema_path = ROOT / "charts" / "k2" / "values.schema.json"
+    schema = json.loads(schema_path.read_text())
+    schema["properties"]["monitoring"] = chart.values_schema()
+    files[schema_path] = json.dumps(schema, indent=2) + "\n"
     return files
 
 

@@ -202,6 +202,11 @@ class JobMetrics:
             counter.labels(k2_job=job)
         self.late_rows_dropped.labels(k2_job=job)
         self.state_rows.labels(k2_job=job)
+        # The same for the records a job commits (Silver: to Silver and the DLQ), so the first records
+        # are an increase rate()/increase() see, not a series born at its first value.
+        if exchange is not None:
+            for committed_layer in (layer, "dlq") if layer == "silver" else (layer,):
+                self.records_processed.labels(k2_job=job, exchange=exchange, layer=committed_layer)
 
     # --- recording -----------------------------------------------------------------------------
     def record_committed(self, exchange: str, count: int, layer: str | None = None) -> None:

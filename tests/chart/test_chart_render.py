@@ -37,6 +37,12 @@ def leaf_paths(value: Any, prefix: str = "") -> set[str]:
     return {prefix}
 
 
+def monitoring_crd_validator(request: pytest.FixtureRequest, kind: str) -> jsonschema.Draft4Validator:
+    from tests.monitoring.test_chart_monitoring import crd_schemas
+
+    return jsonschema.Draft4Validator(crd_schemas(request.getfixturevalue("prometheus_operator_crds"))[kind])
+
+
 def crd_validator() -> jsonschema.Draft4Validator:
     # OpenAPI v3.0 schemas use the draft-4 style boolean exclusiveMinimum; x-kubernetes-* keys are ignored.
     crd = yaml.safe_load(CRD_PATH.read_text())
@@ -77,7 +83,11 @@ def test_every_rendered_object_is_a_valid_kubernetes_1_37_object(
     objects: list[dict[str, Any]] = request.getfixturevalue(values)
     assert {obj["kind"] for obj in objects} >= {"Deployment", "ServiceAccount", "Service"}
     for obj in objects:
-        kubernetes_validate.validate(obj, "1.37", strict=True)
+        if obj["apiVersion"].startswith("monitoring.coreos.com/"):
+            # Not a Kubernetes kind: checked against the prometheus-operator CRD's own schema.
+            monitoring_crd_validator(request, obj["kind"]).validate(obj)
+        else:
+            kubernetes_validate.validate(obj, "1.37", strict=True)
         if obj["kind"] not in CLUSTER_KINDS:
             assert obj["metadata"]["namespace"], obj["metadata"]["name"]
         if obj["apiVersion"].startswith("k2.dev/"):
