@@ -15,6 +15,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "dev": ("k2_dev.dev_cluster", "developer tools: a local Kubernetes control plane built from source"),
     "local": ("spark_jobs.local.cli", "run the local pipeline: Kafka, registry, feed, five Spark jobs"),
     "query": ("spark_jobs.query", "run SQL over the local pipeline's Delta tables"),
+    "rebuild-gold": (
+        "spark_jobs.jobs.rebuild_gold",
+        "rewrite Gold from Silver with today's message_id (after an upgrade; stop the Gold job first)",
+    ),
 }
 
 

@@ -221,8 +221,11 @@ class CryptoDataFactory:
         record.update(overrides)
         return record
 
-    def v2_unified_trade(self, *, exchange: str = "binance", schema_id: int = 1, **overrides: Any) -> dict:
-        """A V2 trade exactly as Silver normalizes a freshly generated raw trade of `exchange`.
+    def v2_unified_trade(
+        self, *, exchange: str = "binance", base: str = "BTC", schema_id: int = 1, **overrides: Any
+    ) -> dict:
+        """A V2 trade exactly as Silver normalizes a freshly generated raw trade of `exchange` and
+        `base` (its trade id is the next of that symbol's).
 
         A `timestamp` override sets the raw trade's time, so message_id and the date agree with it;
         other overrides replace V2 fields as given."""
@@ -230,13 +233,13 @@ class CryptoDataFactory:
         micros = micros_from_datetime(moment) if moment is not None else None
         if exchange == "binance":
             raw_times: dict[str, Any] = {} if micros is None else {"trade_time_ms": micros // 1000}
-            raw = self.binance_raw_trade(**raw_times)
+            raw = self.binance_raw_trade(base=base, **raw_times)
             trade = binance_to_v2(raw, schema_id, _validation_time(raw["ingestion_timestamp"]))
         elif exchange == "kraken":
             raw_times = (
                 {} if micros is None else {"trade_time_seconds": f"{micros // 10**6}.{micros % 10**6:06d}"}
             )
-            raw = self.kraken_raw_trade(**raw_times)
+            raw = self.kraken_raw_trade(base=base, **raw_times)
             trade = kraken_to_v2(raw, schema_id, _validation_time(raw["ingestion_timestamp"]))
         else:
             raise ValueError(f"unknown exchange {exchange!r}")
