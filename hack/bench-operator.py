@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO))
 from k2_dev.dev_cluster import DevCluster  # noqa: E402
 from k2_operator import naming as n  # noqa: E402
 
+from tests.fixtures.chart_fixtures import new_helm, operator_rbac_objects  # noqa: E402
 from tests.fixtures.operator_fixtures import (  # noqa: E402
     OPERATOR_NAMESPACE,
     OperatorKit,
@@ -201,8 +202,12 @@ def main() -> int:
             capture_output=True,
         )
         subprocess.run([*kubectl, "create", "namespace", OPERATOR_NAMESPACE], check=True, capture_output=True)
+        # The operator's ServiceAccount and RBAC exactly as the Helm chart installs them.
+        rbac = operator_rbac_objects(new_helm(work / "helm"), OPERATOR_NAMESPACE)
         subprocess.run(
-            [*kubectl, "apply", "-f", str(REPO / "operator" / "manifests" / "operator-rbac.yaml")],
+            [*kubectl, "apply", "-f", "-"],
+            input=yaml.safe_dump_all(rbac),
+            text=True,
             check=True,
             capture_output=True,
         )

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from k2_operator import naming as n
+from k2_operator.pipeline_spec import VolumeSpec
 from k2_operator.planner import JobPlan
 from spark_jobs.job_config import JobConfig
 from spark_jobs.jvm_options import with_jvm_options
@@ -75,6 +76,8 @@ class JobInputs:
     #: Secrets whose every key becomes an env var (object-storage credentials such as AWS_ACCESS_KEY_ID).
     env_from_secrets: tuple[str, ...] = ()
     spark_conf: dict[str, str] = field(default_factory=dict)
+    #: The PVC holding file:// tables and checkpoints, mounted in the driver and (template) executors.
+    volume: VolumeSpec | None = None
 
     @property
     def labels(self) -> dict[str, str]:
@@ -112,6 +115,23 @@ def container_security_context() -> dict[str, Any]:
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
+
+
+STORAGE_VOLUME = "k2-storage"
+
+
+def storage_volumes(volume: VolumeSpec | None) -> list[dict[str, Any]]:
+    """The pipeline's PVC as a pod volume (none for object storage)."""
+    if volume is None:
+        return []
+    return [{"name": STORAGE_VOLUME, "persistentVolumeClaim": {"claimName": volume.claim_name}}]
+
+
+def storage_mounts(volume: VolumeSpec | None) -> list[dict[str, Any]]:
+    """The PVC at the same path in every pod, so a file:// URI means the same files everywhere."""
+    if volume is None:
+        return []
+    return [{"name": STORAGE_VOLUME, "mountPath": volume.mount_path}]
 
 
 def spark_conf(inputs: JobInputs) -> dict[str, str]:
@@ -223,6 +243,7 @@ def build_driver_pod(inputs: JobInputs) -> dict[str, Any]:
                     "volumeMounts": [
                         {"name": "job-config", "mountPath": n.CONFIG_MOUNT, "readOnly": True},
                         {"name": "tmp", "mountPath": "/tmp"},
+                        *storage_mounts(inputs.volume),
                     ],
                 }
             ],
@@ -232,6 +253,7 @@ def build_driver_pod(inputs: JobInputs) -> dict[str, Any]:
                     "configMap": {"name": n.config_map_name(inputs.pipeline.name, inputs.job)},
                 },
                 {"name": "tmp", "emptyDir": {}},
+                *storage_volumes(inputs.volume),
             ],
         },
     }
@@ -272,8 +294,11 @@ def build_executor_pod_template(inputs: JobInputs) -> dict[str, Any]:
                     "env": [secret.as_env_var() for secret in inputs.secret_env],
                     "envFrom": env_from(inputs),
                     "securityContext": container_security_context(),
+                    # Spark keeps the template container's mounts and the pod's volumes.
+                    **({"volumeMounts": storage_mounts(inputs.volume)} if inputs.volume else {}),
                 }
             ],
+            **({"volumes": storage_volumes(inputs.volume)} if inputs.volume else {}),
         },
     }
 

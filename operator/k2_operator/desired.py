@@ -21,6 +21,7 @@ from k2_operator.builders import (
     build_driver_pod,
     build_driver_service,
 )
+from k2_operator.feed_deployments import desired_feeds
 from k2_operator.pipeline_spec import CredentialsSecretRef, PipelineSpec, RestartPolicySpec
 from k2_operator.planner import PipelinePlan, plan_pipeline
 from k2_operator.spec_hash import spec_hash, stamp
@@ -50,6 +51,8 @@ class DesiredPipeline:
     spec: PipelineSpec
     plan: PipelinePlan
     jobs: dict[str, DesiredJob]
+    #: exchange -> its stamped feed Deployment (exchanges with `feed` only).
+    feeds: dict[str, dict[str, Any]]
 
     @property
     def restart_policy(self) -> RestartPolicy:
@@ -65,7 +68,8 @@ def desired_pipeline(ref: PipelineRef, spec: PipelineSpec) -> DesiredPipeline:
         jobs=spec.job_names,
     )
     jobs = {job: desired_job(job_inputs(ref, spec, plan, job)) for job in spec.job_names}
-    return DesiredPipeline(ref=ref, spec=spec, plan=plan, jobs=jobs)
+    feeds = desired_feeds(ref, spec, secret_env(spec))
+    return DesiredPipeline(ref=ref, spec=spec, plan=plan, jobs=jobs, feeds=feeds)
 
 
 def job_inputs(ref: PipelineRef, spec: PipelineSpec, plan: PipelinePlan, job: str) -> JobInputs:
@@ -79,6 +83,7 @@ def job_inputs(ref: PipelineRef, spec: PipelineSpec, plan: PipelinePlan, job: st
         secret_env=secret_env(spec),
         env_from_secrets=(spec.storage.secret_ref.name,) if spec.storage.secret_ref else (),
         spark_conf=spec.effective_spark_conf(),
+        volume=spec.storage.volume,
     )
 
 

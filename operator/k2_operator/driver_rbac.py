@@ -14,7 +14,6 @@ from k2_operator.builders import PipelineRef
 
 MANIFESTS_DIR = Path(__file__).resolve().parents[1] / "manifests"
 DRIVER_ROLE_FILE = MANIFESTS_DIR / "driver-role.yaml"
-OPERATOR_RBAC_FILE = MANIFESTS_DIR / "operator-rbac.yaml"
 
 
 @cache

@@ -133,6 +133,16 @@ def on_driver_pod_event(namespace: str | None, labels: Mapping[str, str], **_: A
         reconcile_named(namespace, pipeline, "pod")
 
 
+@kopf.on.event(
+    "apps", "v1", "deployments", labels={n.LABEL_COMPONENT: n.COMPONENT_FEED, n.LABEL_MANAGED_BY: n.MANAGER}
+)
+def on_feed_deployment_event(namespace: str | None, labels: Mapping[str, str], **_: Any) -> None:
+    """A feed became (un)available: its entry in status.feeds follows."""
+    pipeline = labels.get(n.LABEL_PIPELINE)
+    if pipeline and namespace:
+        reconcile_named(namespace, pipeline, "feed")
+
+
 @kopf.on.delete(n.GROUP, n.VERSION, n.PLURAL, optional=True)
 def on_pipeline_delete(namespace: str | None, name: str, **_: Any) -> None:
     """Children go with the pipeline through their ownerReferences (the garbage collector)."""

@@ -37,6 +37,7 @@ class KubeApi:
         self.core: Any = client.CoreV1Api(api_client)
         self.rbac: Any = client.RbacAuthorizationV1Api(api_client)
         self.custom: Any = client.CustomObjectsApi(api_client)
+        self.apps: Any = client.AppsV1Api(api_client)
 
     # --- the pipeline ----------------------------------------------------------------------------
 
@@ -66,16 +67,31 @@ class KubeApi:
         items = self.core.list_namespaced_config_map(
             namespace, label_selector=n.children_selector(pipeline)
         ).items
-        return self._by_job(items)
+        return self._by_job(items, "ConfigMap")
 
     def services(self, namespace: str, pipeline: str) -> dict[str, dict[str, Any]]:
         items = self.core.list_namespaced_service(
             namespace, label_selector=n.children_selector(pipeline)
         ).items
-        return self._by_job(items)
+        return self._by_job(items, "Service")
 
-    def _by_job(self, items: list[Any]) -> dict[str, dict[str, Any]]:
-        objects = (self.api_client.sanitize_for_serialization(item) for item in items)
+    def feed_deployments(self, namespace: str, pipeline: str) -> dict[str, dict[str, Any]]:
+        """exchange -> its feed Deployment."""
+        items = self.apps.list_namespaced_deployment(
+            namespace, label_selector=n.feed_selector(pipeline)
+        ).items
+        objects = (
+            {**self.api_client.sanitize_for_serialization(item), "kind": "Deployment"} for item in items
+        )
+        return {
+            obj["metadata"]["labels"][n.LABEL_EXCHANGE]: obj
+            for obj in objects
+            if n.LABEL_EXCHANGE in obj["metadata"]["labels"]
+        }
+
+    def _by_job(self, items: list[Any], kind: str) -> dict[str, dict[str, Any]]:
+        # Items of a list carry no kind; delete_child needs it.
+        objects = ({**self.api_client.sanitize_for_serialization(item), "kind": kind} for item in items)
         return {
             obj["metadata"]["labels"][n.LABEL_JOB]: obj
             for obj in objects
@@ -100,6 +116,7 @@ class KubeApi:
         delete = {
             "ConfigMap": self.core.delete_namespaced_config_map,
             "Service": self.core.delete_namespaced_service,
+            "Deployment": self.apps.delete_namespaced_deployment,
         }[obj["kind"]]
         try:
             delete(meta["name"], meta["namespace"])
@@ -135,6 +152,20 @@ class KubeApi:
         body = _with_resource_version(desired, existing)
         body["spec"]["clusterIP"] = existing["spec"].get("clusterIP")  # immutable
         self.core.replace_namespaced_service(name, namespace, body)
+        return True
+
+    def sync_deployment(self, desired: dict[str, Any], existing: dict[str, Any] | None) -> bool:
+        """Create or replace a feed Deployment when its hash differs; True when something was written."""
+        if existing is not None and hash_of(existing) == hash_of(desired):
+            return False
+        namespace, name = desired["metadata"]["namespace"], desired["metadata"]["name"]
+        if existing is None:
+            if self._create(lambda: self.apps.create_namespaced_deployment(namespace, desired)):
+                return True
+            existing = self.api_client.sanitize_for_serialization(
+                self.apps.read_namespaced_deployment(name, namespace)
+            )
+        self.apps.replace_namespaced_deployment(name, namespace, _with_resource_version(desired, existing))
         return True
 
     def ensure_driver_rbac(

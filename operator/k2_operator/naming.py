@@ -19,12 +19,14 @@ LABEL_COMPONENT: Final = "app.kubernetes.io/component"
 LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 LABEL_PIPELINE: Final = f"{GROUP}/pipeline"
 LABEL_JOB: Final = f"{GROUP}/job"
+LABEL_EXCHANGE: Final = f"{GROUP}/exchange"
 ANNOTATION_SPEC_HASH: Final = f"{GROUP}/spec-hash"
 
 COMPONENT_DRIVER: Final = "driver"
 COMPONENT_EXECUTOR: Final = "executor"
 COMPONENT_CONFIG: Final = "job-config"
 COMPONENT_RBAC: Final = "driver-rbac"
+COMPONENT_FEED: Final = "feed"
 
 #: Ports of a driver pod. Every driver has its own pod IP, so all five use the same numbers; the
 #: PodMonitor scrapes the port named "metrics".
@@ -33,6 +35,8 @@ BLOCK_MANAGER_PORT: Final = 7079
 SPARK_UI_PORT: Final = 4040
 DRIVER_METRICS_PORT: Final = 8000
 METRICS_PORT_NAME: Final = "metrics"
+#: A feed pod serves /metrics and its liveness /healthz on one port, also named "metrics".
+FEED_METRICS_PORT: Final = 8000
 
 #: Where a driver pod mounts its ConfigMap, and the keys in it.
 CONFIG_MOUNT: Final = "/etc/k2"
@@ -68,6 +72,19 @@ def config_map_name(pipeline: str, job: str) -> str:
 
 def driver_service_account_name(pipeline: str) -> str:
     return f"{pipeline}-spark-driver"
+
+
+def feed_deployment_name(pipeline: str, exchange: str) -> str:
+    return f"{pipeline}-feed-{exchange}"
+
+
+def feed_labels(pipeline: str, exchange: str) -> dict[str, str]:
+    return {**pipeline_labels(pipeline, COMPONENT_FEED), LABEL_EXCHANGE: exchange}
+
+
+def feed_selector(pipeline: str) -> str:
+    """Label selector of one pipeline's feed Deployments (and their pods)."""
+    return f"{LABEL_PIPELINE}={pipeline},{LABEL_COMPONENT}={COMPONENT_FEED},{LABEL_MANAGED_BY}={MANAGER}"
 
 
 def executor_pod_name_prefix(pipeline: str, job: str) -> str:

@@ -98,12 +98,52 @@ class SchemaRegistrySpec:
 
 
 @dataclass(frozen=True)
+class VolumeSpec:
+    """A PersistentVolumeClaim mounted at the same path in every driver, executor and feed pod."""
+
+    claim_name: str
+    mount_path: str
+
+    def holds(self, uri: str) -> bool:
+        """True when a file:// URI lies on this volume."""
+        path = uri.removeprefix(FILE_SCHEME)
+        return path == self.mount_path or path.startswith(self.mount_path + "/")
+
+
+FILE_SCHEME: Final = "file://"
+
+
+@dataclass(frozen=True)
 class StorageSpec:
     tables_uri: str
     checkpoints_uri: str
     secret_ref: SecretRef | None = None
     #: Hadoop keys without the `spark.hadoop.` prefix (read-only by convention).
     hadoop_conf: dict[str, str] = field(default_factory=dict)
+    #: Required for file:// URIs: drivers, executors and feeds are separate pods.
+    volume: VolumeSpec | None = None
+
+
+FeedSource = Literal["live", "replay", "synthetic"]
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """The trade feed the operator runs for one exchange (a Deployment, outside the core budget).
+    Defaults live here, not in the CRD: the CRD has no defaults inside lists."""
+
+    source: FeedSource
+    #: synthetic: trades per second; replay: pace multiplier; 0 = flat out; None = the source's default.
+    rate: float | None = None
+    stale_after_seconds: int = 120
+    cpu: str = "500m"
+    memory: str = "512Mi"
+
+    @property
+    def effective_rate(self) -> float:
+        if self.rate is not None:
+            return self.rate
+        return 10.0 if self.source == "synthetic" else 1.0
 
 
 @dataclass(frozen=True)
@@ -112,6 +152,7 @@ class ExchangeSpec:
     symbols: tuple[str, ...]
     #: Raw Kafka topic; the CRD leaves it unset and this model fills in contracts.raw_topic(name).
     topic: str = ""
+    feed: FeedSpec | None = None
 
     def __post_init__(self) -> None:
         if not self.topic:
@@ -263,6 +304,30 @@ def _check_pipeline(spec: PipelineSpec) -> None:
     for key in SPARK_CONF_DENYLIST:
         if key in spec.spark_conf:
             raise PipelineSpecError("spec.sparkConf", f"{key} is set by the operator")
+    _check_storage(spec.storage)
+    for i, exchange in enumerate(spec.exchanges):
+        feed = exchange.feed
+        if feed is not None and feed.source not in FEED_SOURCES:
+            raise PipelineSpecError(
+                f"spec.exchanges[{i}].feed.source", f"must be one of {FEED_SOURCES}, got {feed.source!r}"
+            )
+
+
+FEED_SOURCES: Final = ("live", "replay", "synthetic")
+
+
+def _check_storage(storage: StorageSpec) -> None:
+    """The CRD's storage rules: file:// only on a volume, and under its mount path."""
+    for path, uri in (
+        ("spec.storage.tablesUri", storage.tables_uri),
+        ("spec.storage.checkpointsUri", storage.checkpoints_uri),
+    ):
+        if not uri.startswith(FILE_SCHEME):
+            continue
+        if storage.volume is None:
+            raise PipelineSpecError(path, "a file:// URI needs storage.volume (a PVC mounted in every pod)")
+        if not storage.volume.holds(uri):
+            raise PipelineSpecError(path, "a file:// URI must lie under storage.volume.mountPath")
 
 
 # --- camelCase <-> dataclass, driven by the dataclass fields ----------------------------------------
@@ -336,6 +401,8 @@ _NESTED: Final[dict[tuple[str, str], Any]] = {
     ("KafkaSpec", "credentials_secret_ref"): CredentialsSecretRef,
     ("SchemaRegistrySpec", "credentials_secret_ref"): CredentialsSecretRef,
     ("StorageSpec", "secret_ref"): SecretRef,
+    ("StorageSpec", "volume"): VolumeSpec,
+    ("ExchangeSpec", "feed"): FeedSpec,
 }
 
 #: Non-string scalar fields by name (every other scalar is a string).
@@ -352,6 +419,8 @@ _SCALAR_KINDS: Final[dict[str, type]] = {
     "hadoop_conf": dict,
     "spark_conf": dict,
     "symbols": tuple,
+    "rate": float,
+    "stale_after_seconds": int,
 }
 
 

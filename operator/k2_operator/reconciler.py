@@ -13,6 +13,7 @@ from typing import Any
 from k2_operator import driver_rbac
 from k2_operator.builders import PipelineRef
 from k2_operator.desired import DesiredPipeline, desired_pipeline, restart_policy
+from k2_operator.feed_deployments import feed_status
 from k2_operator.kube_io import KubeApi
 from k2_operator.pipeline_spec import PipelineSpec, PipelineSpecError
 from k2_operator.pipeline_status import (
@@ -47,6 +48,8 @@ class Observed:
     pods: dict[str, ObservedDriver]
     config_maps: dict[str, dict[str, Any]]
     services: dict[str, dict[str, Any]]
+    #: exchange -> feed Deployment
+    feeds: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -93,10 +96,15 @@ class Reconciler:
             pods=self.api.driver_pods(ref.namespace, ref.name),
             config_maps=self.api.config_maps(ref.namespace, ref.name),
             services=self.api.services(ref.namespace, ref.name),
+            feeds=self.api.feed_deployments(ref.namespace, ref.name),
         )
         records, outcome = self._decide_and_act(desired, observed, old_status, now)
+        self._sync_feeds(desired, observed)
         self._remove_unwanted(desired, observed)
         status = self._status(desired, records, meta.get("generation", 0), old_status, now)
+        feeds = self._feeds_status(desired, observed, old_status)
+        if feeds:  # no feeds, none before: no key (an empty map would rewrite the status every time)
+            status["feeds"] = feeds
         outcome.phase = status["phase"]
         if status["phase"] != old_status.get("phase"):
             kind = "Warning" if status["phase"] in _WARNING_PHASES else "Normal"
@@ -150,9 +158,24 @@ class Reconciler:
             outcome.events.extend(decision.events)
         return records, outcome
 
+    def _sync_feeds(self, desired: DesiredPipeline, observed: Observed) -> None:
+        for exchange, deployment in desired.feeds.items():
+            if self.api.sync_deployment(deployment, observed.feeds.get(exchange)):
+                log.info(
+                    "feed deployment written",
+                    extra={
+                        "namespace": desired.ref.namespace,
+                        "pipeline": desired.ref.name,
+                        "exchange": exchange,
+                    },
+                )
+
     def _remove_unwanted(self, desired: DesiredPipeline, observed: Observed) -> None:
-        """Children of jobs the spec no longer has (an exchange was removed)."""
+        """Children of jobs the spec no longer has (an exchange was removed), feeds no longer asked for."""
         ref = desired.ref
+        for exchange, deployment in observed.feeds.items():
+            if exchange not in desired.feeds:
+                self.api.delete_child(deployment)
         for job, driver in observed.pods.items():
             if job not in desired.jobs and not driver.terminating:
                 self.api.delete_pod(ref.namespace, driver.name)
@@ -198,6 +221,21 @@ class Reconciler:
                 "jobs": {job: plan.as_status() for job, plan in desired.plan.jobs.items()},
             },
         }
+
+    @staticmethod
+    def _feeds_status(
+        desired: DesiredPipeline, observed: Observed, old_status: dict[str, Any]
+    ) -> dict[str, Any]:
+        old_feeds: dict[str, Any] = old_status.get("feeds") or {}
+        feeds: dict[str, Any] = {}
+        for exchange, deployment in desired.feeds.items():
+            feed = desired.spec.exchange(exchange).feed
+            assert feed is not None
+            seen = observed.feeds.get(exchange) or {"metadata": deployment["metadata"]}
+            feeds[exchange] = feed_status(seen, feed.source, desired.spec.suspend, old_feeds.get(exchange))
+        for gone in set(old_feeds) - set(feeds):
+            feeds[gone] = None  # merge patch: remove the entry
+        return feeds
 
     def _invalid(
         self, ref: PipelineRef, meta: dict[str, Any], old_status: dict[str, Any], error: str

@@ -10,9 +10,11 @@ import sys
 from typing import Any
 
 from spark_jobs.contracts import EXCHANGES, raw_topic
+from spark_jobs.feeds.health import serve_feed_endpoint
 from spark_jobs.feeds.runner import run_feed
 from spark_jobs.feeds.sources import SOURCES
 from spark_jobs.feeds.sources.live import ReconnectPolicy
+from spark_jobs.feeds.stats import FeedStats
 from spark_jobs.logging_setup import configure_json_logging
 
 HELP = "produce Binance/Kraken trades to Kafka from live websockets, a recorded replay or synthetic data"
@@ -52,8 +54,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="",
         help="append to the raw topic names (e.g. '.test'), for side-by-side runs and tests",
     )
-    parser.add_argument("--symbols", nargs="+", default=None, help="live: symbols (default: per exchange)")
+    parser.add_argument(
+        "--topic",
+        default=None,
+        help="the raw topic to produce to (one --exchange only; default: the contract's)",
+    )
+    parser.add_argument(
+        "--symbols",
+        nargs="+",
+        default=None,
+        help="produce only these symbols' trades; live subscribes to them (default: all, live: per exchange)",
+    )
     parser.add_argument("--watchdog", type=float, default=30.0, help="live: reconnect after S silent seconds")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve /metrics and /healthz on this port (what a feed pod's probes and Prometheus read)",
+    )
+    parser.add_argument(
+        "--stale-after",
+        type=float,
+        default=120.0,
+        help="/healthz fails once nothing was produced for S seconds (default 120)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,18 +85,28 @@ def run(args: argparse.Namespace) -> int:
         missing = "--bootstrap-servers and --registry-url are required (or their env vars)"
         print(f"k2 feed: {missing}", file=sys.stderr)
         return 2
-    configure_json_logging()
     exchanges = list(EXCHANGES) if args.exchange == "all" else [args.exchange]
+    if args.topic and len(exchanges) != 1:
+        print("k2 feed: --topic needs one --exchange", file=sys.stderr)
+        return 2
+    configure_json_logging()
+    topics = {exchange: (args.topic or raw_topic(exchange)) + args.topic_suffix for exchange in exchanges}
+    stats = FeedStats()
     options: dict[str, Any] = {
         "limit": args.limit,
         "speed": args.speed,
         "loops": args.loops,
         "seed": args.seed,
-        "topics": {exchange: raw_topic(exchange) + args.topic_suffix for exchange in exchanges},
+        "topics": topics,
         "reconnect": ReconnectPolicy(watchdog_seconds=args.watchdog),
+        "stats": stats,
     }
     if args.symbols:
         options["symbols"] = dict.fromkeys(exchanges, args.symbols)
+    if args.metrics_port is not None:
+        # 0.0.0.0 in a pod (probes and Prometheus come from outside); tests set 127.0.0.1.
+        address = os.environ.get("K2_FEED_METRICS_ADDRESS", "0.0.0.0")
+        serve_feed_endpoint(stats, args.metrics_port, args.stale_after, address=address)
     try:
         stats = run_feed(
             exchanges,

@@ -47,12 +47,15 @@ class FeedConfig:
     loops: int = 1  # replay: times through the recording (0 = forever)
     seed: int = 42
     topics: Mapping[str, str] | None = None  # exchange -> topic (default: the contract's raw topics)
-    symbols: Mapping[str, Sequence[str]] | None = None  # live: exchange -> symbols
+    #: exchange -> symbols: live subscribes to them; every source produces only their trades.
+    symbols: Mapping[str, Sequence[str]] | None = None
     live_urls: Mapping[str, str] | None = None  # live: exchange -> base websocket URL
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
     samples_dir: Path = SAMPLES_DIR
     register_schemas: bool = True
     producer_settings: Mapping[str, Any] = field(default_factory=dict)
+    #: Counters to fill (e.g. the ones the feed's /metrics and /healthz endpoint reads); default: new.
+    stats: FeedStats | None = None
 
     def topic(self, exchange: str) -> str:
         return (self.topics or {}).get(exchange) or raw_topic(exchange)
@@ -75,7 +78,7 @@ def run_feed(
 async def feed(config: FeedConfig) -> FeedStats:
     _check(config)
     topics = {exchange: config.topic(exchange) for exchange in config.exchanges}
-    stats = FeedStats()
+    stats = config.stats if config.stats is not None else FeedStats()
     producer = TradeProducer(
         config.bootstrap_servers, config.registry_url, topics, stats, **config.producer_settings
     )
@@ -93,7 +96,14 @@ async def feed(config: FeedConfig) -> FeedStats:
     with _stop_on_signals(stop):
         pumps = [
             asyncio.create_task(
-                _pump(handler_for(ex), _messages(config, ex, stats), producer, stats, config.limit)
+                _pump(
+                    handler_for(ex),
+                    _messages(config, ex, stats),
+                    producer,
+                    stats,
+                    config.limit,
+                    _wanted_symbols(config, ex),
+                )
             )
             for ex in config.exchanges
         ]
@@ -141,23 +151,37 @@ def _messages(config: FeedConfig, exchange: str, stats: FeedStats) -> AsyncItera
     )
 
 
+def _wanted_symbols(config: FeedConfig, exchange: str) -> frozenset[str] | None:
+    """The symbols to produce (None: all the source gives)."""
+    symbols = (config.symbols or {}).get(exchange)
+    return frozenset(symbols) if symbols else None
+
+
 async def _pump(
     handler: ExchangeHandler,
     messages: AsyncIterator[Received],
     producer: TradeProducer,
     stats: FeedStats,
     limit: int | None = None,
+    symbols: frozenset[str] | None = None,
 ) -> None:
     counters = stats.for_exchange(handler.exchange)
     async for message in messages:
         counters.received += 1
-        _handle(handler, message, producer, stats)
+        _handle(handler, message, producer, stats, symbols)
         if limit is not None and counters.received >= limit:
             return
 
 
-def _handle(handler: ExchangeHandler, message: Received, producer: TradeProducer, stats: FeedStats) -> None:
-    """Parse one message and produce its trades; a malformed message is counted, logged and skipped."""
+def _handle(
+    handler: ExchangeHandler,
+    message: Received,
+    producer: TradeProducer,
+    stats: FeedStats,
+    symbols: frozenset[str] | None = None,
+) -> None:
+    """Parse one message and produce its trades (those of `symbols`, when given); a malformed message is
+    counted, logged and skipped."""
     counters = stats.for_exchange(handler.exchange)
     try:
         trades = handler.parse_message(message.text, message.at_micros)
@@ -175,9 +199,12 @@ def _handle(handler: ExchangeHandler, message: Received, producer: TradeProducer
     if not trades:
         counters.control_messages += 1
         return
-    for trade in trades:
-        producer.produce(handler.exchange, trade)
     counters.trades += len(trades)
+    for trade in trades:
+        if symbols is not None and trade.get("symbol") not in symbols:
+            counters.other_symbols += 1
+            continue
+        producer.produce(handler.exchange, trade)
 
 
 async def _serve_delivery_reports(producer: TradeProducer) -> None:

@@ -1,6 +1,6 @@
 """Per-exchange feed counters. Every message and every trade is accounted for:
-received = parse_errors + control_messages + trade messages, and trades = produced + delivery_errors
-(+ undelivered when the final flush timed out)."""
+received = parse_errors + control_messages + trade messages, and trades = other_symbols + produced +
+delivery_errors (+ undelivered when the final flush timed out)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ class ExchangeStats:
     control_messages: int = 0  # heartbeats, status, subscribe acks: no trades, not errors
     parse_errors: int = 0  # malformed messages: counted, logged with their text, skipped
     trades: int = 0  # trades parsed out of messages (a Kraken message may hold several)
+    other_symbols: int = 0  # trades of symbols the feed was not asked for: skipped
     produced: int = 0  # acknowledged by the broker
     delivery_errors: int = 0  # the broker (or the client) reported a failure
     undelivered: int = 0  # still queued when the final flush gave up

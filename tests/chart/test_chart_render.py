@@ -242,11 +242,3 @@ def test_the_values_schema_rejects_bad_values_naming_them(
     )
     assert result.returncode != 0
     assert named in result.stderr
-
-
-def test_the_operator_rules_are_the_ones_operator_rbac_yaml_grants() -> None:
-    # Until the operator tier runs with the chart's RBAC, both must grant the same.
-    docs = yaml.safe_load_all((REPO_ROOT / "operator" / "manifests" / "operator-rbac.yaml").read_text())
-    cluster_role = next(doc for doc in docs if doc["kind"] == "ClusterRole")
-    rules = operator_rules()
-    assert cluster_role["rules"] == rules["clusterScoped"] + rules["namespaced"]

@@ -7,11 +7,15 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,3 +174,56 @@ def test_sigterm_stops_the_feed_cleanly_with_everything_flushed(
     assert produced > 0
     assert topic_size(kafka_broker.bootstrap_servers, unique_raw_topics["binance"]) == produced
     assert '"message": "feed stopped"' in err  # structured JSON log line
+
+
+def test_the_feed_pod_command_produces_only_its_symbols_and_reports_healthy_while_producing(
+    kafka_broker: KafkaBroker, schema_registry: SchemaRegistry, unique_raw_topics: dict[str, str]
+) -> None:
+    """What a feed Deployment runs (k2_operator.feed_deployments.feed_command): an exact --topic, the
+    exchange's --symbols, and the /healthz + /metrics endpoint its probes and Prometheus read."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "spark_jobs.cli", "feed", "--exchange", "kraken", "--source", "synthetic",
+        "--rate", "50", "--topic", unique_raw_topics["kraken"], "--symbols", "BTC/USD", "ETH/USD",
+        "--metrics-port", str(port), "--stale-after", "30",
+        "--bootstrap-servers", kafka_broker.bootstrap_servers, "--registry-url", schema_registry.url,
+    ]  # fmt: skip
+    env = {**os.environ, "K2_FEED_METRICS_ADDRESS": "127.0.0.1"}
+    feed = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        health: dict[str, Any] = {}
+        while not health.get("produced"):
+            assert time.monotonic() < deadline, f"no healthy, producing feed within 60 s: {health}"
+            assert feed.poll() is None, feed.communicate()[1]
+            health = http_json(f"http://127.0.0.1:{port}/healthz")
+            time.sleep(0.3)
+        assert health["healthy"] is True
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        assert 'k2_feed_trades_produced_total{exchange="kraken"}' in metrics
+        feed.send_signal(signal.SIGTERM)
+        out, err = feed.communicate(timeout=30)
+    finally:
+        if feed.poll() is None:
+            feed.kill()
+    assert feed.returncode == 0, err
+    counters = json.loads(out)["exchanges"]["kraken"]
+    assert counters["other_symbols"] > 0  # the generator also makes SOL and XDG trades
+    messages = read_topic(kafka_broker.bootstrap_servers, unique_raw_topics["kraken"], counters["produced"])
+    assert {(m.key() or b"").decode() for m in messages} <= {"BTC/USD", "ETH/USD"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_json(url: str) -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return dict(json.loads(response.read()))
+    except urllib.error.HTTPError as error:
+        return dict(json.loads(error.read()))
+    except OSError:
+        return {}

@@ -29,7 +29,11 @@ MINIMAL_SPEC: dict[str, Any] = {
     "image": "k2/streaming:test",
     "kafka": {"bootstrapServers": "kafka:9092"},
     "schemaRegistry": {"url": "http://registry:8080/apis/ccompat/v7"},
-    "storage": {"tablesUri": "file:///data/tables", "checkpointsUri": "file:///data/checkpoints"},
+    "storage": {
+        "tablesUri": "file:///data/tables",
+        "checkpointsUri": "file:///data/checkpoints",
+        "volume": {"claimName": "k2-data", "mountPath": "/data"},
+    },
     "exchanges": [{"name": "binance", "symbols": ["BTCUSDT"]}, {"name": "kraken", "symbols": ["BTC/USD"]}],
 }
 
@@ -222,6 +226,41 @@ INVALID_SPECS: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
         "hadoop-conf-spark-prefix",
         {"storage": {"hadoopConf": {"spark.hadoop.fs.s3a.endpoint": "http://m:9000"}}},
         ("spec.storage.hadoopConf", "keys are Hadoop keys without the spark.hadoop. prefix"),
+    ),
+    (
+        "file-uri-without-volume",
+        {"storage": {"volume": DELETE}},
+        ("spec.storage.tablesUri", "needs storage.volume"),
+    ),
+    (
+        "file-uri-outside-volume",
+        {"storage": {"checkpointsUri": "file:///database/checkpoints"}},
+        ("spec.storage.checkpointsUri", "must lie under storage.volume.mountPath"),
+    ),
+    (
+        "volume-mount-path-relative",
+        {"storage": {"volume": {"claimName": "k2-data", "mountPath": "data"}}},
+        ("spec.storage.volume.mountPath", "should match"),
+    ),
+    (
+        "hadoop-conf-credentials",
+        {"storage": {"hadoopConf": {"fs.s3a.secret.key": "hunter2"}}},
+        ("spec.storage.hadoopConf", "credentials go in a Secret named by storage.secretRef"),
+    ),
+    (
+        "feed-source-enum",
+        {"exchanges": [{"name": "binance", "symbols": ["BTCUSDT"], "feed": {"source": "tv"}}]},
+        ("spec.exchanges[0].feed.source", 'Unsupported value: "tv"'),
+    ),
+    (
+        "feed-source-missing",
+        {"exchanges": [{"name": "binance", "symbols": ["BTCUSDT"], "feed": {"rate": 5}}]},
+        ("spec.exchanges[0].feed.source", "Required value"),
+    ),
+    (
+        "feed-rate-live",
+        {"exchanges": [{"name": "binance", "symbols": ["BTCUSDT"], "feed": {"source": "live", "rate": 5}}]},
+        ("spec.exchanges[0].feed.rate", "rate applies to the replay and synthetic sources"),
     ),
     (
         "backoff-negative",

@@ -290,7 +290,7 @@ def test_deleting_a_pipeline_garbage_collects_its_children(
     wait_for("the pipeline gone (finalizer released)", lambda: op.pipeline(ns, "bye") is None)
     wait_for(
         "children garbage-collected",
-        lambda: op.children(ns, "bye") == {"pods": [], "services": [], "configmaps": []},
+        lambda: op.children(ns, "bye") == {"pods": [], "deployments": [], "services": [], "configmaps": []},
         timeout=60,
     )
     wait_for(
@@ -343,7 +343,8 @@ def test_the_operator_runs_with_least_privilege_and_was_never_forbidden(
     assert can("create", "pods", "-n", "default")
     assert can("patch", "streamingpipelines.k2.dev/status", "-n", "default")
     assert not can("get", "secrets", "-n", "default")
-    assert not can("create", "deployments.apps", "-n", "default")
+    assert can("create", "deployments.apps", "-n", "default")  # the feeds
+    assert not can("create", "daemonsets.apps", "-n", "default")
     assert not can("delete", "namespaces")
     assert not can("escalate", "roles.rbac.authorization.k8s.io", "-n", "default")
     log = k2_operator.log_text()

@@ -27,7 +27,11 @@ MINIMAL_SPEC: dict[str, Any] = {
     "image": "k2/streaming:test",
     "kafka": {"bootstrapServers": "kafka:9092"},
     "schemaRegistry": {"url": "http://registry:8080/apis/ccompat/v7"},
-    "storage": {"tablesUri": "file:///data/tables", "checkpointsUri": "file:///data/checkpoints"},
+    "storage": {
+        "tablesUri": "file:///data/tables",
+        "checkpointsUri": "file:///data/checkpoints",
+        "volume": {"claimName": "k2-data", "mountPath": "/data"},
+    },
     "exchanges": [{"name": "binance", "symbols": ["BTCUSDT"]}, {"name": "kraken", "symbols": ["BTC/USD"]}],
 }
 #: MINIMAL_SPEC plus every optional object with only its required fields: the defaults inside such an

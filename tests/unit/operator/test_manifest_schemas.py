@@ -1,5 +1,5 @@
-"""Every object the operator builds, and the RBAC manifests, are valid Kubernetes 1.37 objects (strict:
-an unknown or misspelled field fails), checked offline with kubernetes-validate's schemas."""
+"""Every object the operator builds is a valid Kubernetes 1.37 object (strict: an unknown or misspelled
+field fails), checked offline with kubernetes-validate's schemas (the chart's objects: tests/chart/)."""
 
 from __future__ import annotations
 
@@ -22,18 +22,28 @@ REF = PipelineRef("crypto-trades", "default", "uid-1")
 
 def built_objects() -> list[dict[str, Any]]:
     spec = yaml.safe_load((ROOT / "examples" / "streamingpipeline.yaml").read_text())["spec"]
-    pipeline = desired_pipeline(REF, PipelineSpec.from_cr_spec(spec))
+    # The example on object storage, and the same on a PVC (the volume in every pod).
+    on_pvc = {
+        **spec,
+        "storage": {
+            "tablesUri": "file:///data/t",
+            "checkpointsUri": "file:///data/c",
+            "volume": {"claimName": "k2-data", "mountPath": "/data"},
+        },
+    }
     objects: list[dict[str, Any]] = []
-    for job in pipeline.jobs.values():
-        template = yaml.safe_load(job.config_map["data"]["executor-pod-template.yaml"])
-        template["metadata"]["name"] = "executor-template"
-        objects += [job.pod, job.service, job.config_map, template]
+    for variant in (spec, on_pvc):
+        pipeline = desired_pipeline(REF, PipelineSpec.from_cr_spec(variant))
+        for job in pipeline.jobs.values():
+            template = yaml.safe_load(job.config_map["data"]["executor-pod-template.yaml"])
+            template["metadata"]["name"] = "executor-template"
+            objects += [job.pod, job.service, job.config_map, template]
+        objects += list(pipeline.feeds.values())
     objects += [
         driver_rbac.build_service_account(REF),
         driver_rbac.build_role(REF),
         driver_rbac.build_role_binding(REF),
     ]
-    objects += list(yaml.safe_load_all(driver_rbac.OPERATOR_RBAC_FILE.read_text()))
     return objects
 
 

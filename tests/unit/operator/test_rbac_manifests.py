@@ -1,20 +1,22 @@
-"""The RBAC manifests: least privilege, and the operator holds everything it grants the drivers."""
+"""The RBAC: least privilege (the operator's rules in charts/k2/files/operator-rules.yaml, the driver Role
+from operator/manifests/driver-role.yaml), and the operator holds everything it grants the drivers."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-import yaml
 from k2_operator.builders import PipelineRef
-from k2_operator.driver_rbac import OPERATOR_RBAC_FILE, build_role, build_role_binding, driver_role_rules
+from k2_operator.driver_rbac import build_role, build_role_binding, driver_role_rules
+
+from tests.fixtures.chart_fixtures import operator_rules
 
 pytestmark = pytest.mark.unit
 
 
 def operator_cluster_role() -> dict[str, Any]:
-    docs = list(yaml.safe_load_all(OPERATOR_RBAC_FILE.read_text()))
-    return next(doc for doc in docs if doc["kind"] == "ClusterRole")
+    rules = operator_rules()
+    return {"rules": rules["clusterScoped"] + rules["namespaced"]}
 
 
 def grants(rules: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
@@ -28,9 +30,16 @@ def grants(rules: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
 
 
 def test_operator_holds_every_permission_the_driver_role_grants() -> None:
-    # Kubernetes refuses to create a Role granting more than its creator holds (no `escalate` here).
-    missing = grants(list(driver_role_rules())) - grants(operator_cluster_role()["rules"])
+    # Kubernetes refuses to create a Role granting more than its creator holds (no `escalate` here);
+    # a namespaced operator holds only the namespaced rules.
+    missing = grants(list(driver_role_rules())) - grants(operator_rules()["namespaced"])
     assert missing == set()
+
+
+def test_cluster_scoped_rules_name_only_cluster_scoped_resources() -> None:
+    # What a namespaced operator (Roles only) goes without: nothing it needs inside a namespace.
+    held = grants(operator_rules()["clusterScoped"])
+    assert {resource for _, resource, _ in held} == {"customresourcedefinitions"}
 
 
 def test_operator_cluster_role_has_no_wildcards_and_no_secrets() -> None:
