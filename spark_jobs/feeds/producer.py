@@ -8,6 +8,7 @@ delivery report is counted; failures are logged, never dropped silently; close()
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,20 @@ PRODUCER_SETTINGS: dict[str, Any] = {
     "batch.num.messages": 10_000,
     "queue.buffering.max.messages": 200_000,
 }
+
+
+def sasl_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """librdkafka SASL settings from the variables the operator sets from spec.kafka.credentialsSecretRef
+    (the same ones, and defaults, the jobs' Kafka source reads); none when no username is set."""
+    user = environ.get("K2_KAFKA_SASL_USERNAME")
+    if not user:
+        return {}
+    return {
+        "security.protocol": environ.get("K2_KAFKA_SECURITY_PROTOCOL", "SASL_SSL"),
+        "sasl.mechanism": environ.get("K2_KAFKA_SASL_MECHANISM", "PLAIN"),
+        "sasl.username": user,
+        "sasl.password": environ.get("K2_KAFKA_SASL_PASSWORD", ""),
+    }
 
 
 class TradeProducer:
@@ -61,7 +76,13 @@ class TradeProducer:
         self._counted_out = False
         self._reports = {exchange: self._on_delivery(exchange) for exchange in self.topics}
         self._producer = Producer(
-            {"bootstrap.servers": bootstrap_servers, "client.id": "k2-feed", **PRODUCER_SETTINGS, **overrides}
+            {
+                "bootstrap.servers": bootstrap_servers,
+                "client.id": "k2-feed",
+                **PRODUCER_SETTINGS,
+                **sasl_settings(os.environ),
+                **overrides,
+            }
         )
 
     def missing_topics(self, timeout: float = 15.0) -> list[str]:

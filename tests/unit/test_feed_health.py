@@ -1,6 +1,7 @@
-"""The feed's endpoint on Kubernetes: /healthz means "connected and producing" (fails after
+"""The feed on Kubernetes: /healthz means "connected and producing" (fails after
 stale_after_seconds without an acknowledged trade, counted from the start), /metrics reads the
-counters; and a feed asked for some symbols produces only theirs."""
+counters; a feed asked for some symbols produces only theirs; its producer takes the SASL
+credentials the operator passes."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from spark_jobs.feeds import binance
 from spark_jobs.feeds.handlers import handler_for
 from spark_jobs.feeds.health import FEED_METRIC_NAMES, ProgressWatch, serve_feed_endpoint
+from spark_jobs.feeds.producer import sasl_settings
 from spark_jobs.feeds.runner import _handle
 from spark_jobs.feeds.sources import Received
 from spark_jobs.feeds.stats import FeedStats
@@ -114,3 +116,16 @@ def test_a_feed_asked_for_symbols_produces_only_theirs() -> None:
     assert [t["symbol"] for t in producer.produced] == ["BTCUSDT", "SOLUSDT", "BTCUSDT"]
     counters = stats.for_exchange("binance")
     assert (counters.trades, counters.other_symbols) == (4, 1)
+
+
+def test_the_feed_producer_takes_kafka_sasl_credentials_from_the_operators_variables() -> None:
+    assert sasl_settings({}) == {}
+    settings = sasl_settings({"K2_KAFKA_SASL_USERNAME": "feed", "K2_KAFKA_SASL_PASSWORD": "s3cret"})
+    assert settings == {
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "PLAIN",
+        "sasl.username": "feed",
+        "sasl.password": "s3cret",
+    }
+    tuned = sasl_settings({"K2_KAFKA_SASL_USERNAME": "u", "K2_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT"})
+    assert tuned["security.protocol"] == "SASL_PLAINTEXT"
