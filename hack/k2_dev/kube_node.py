@@ -35,6 +35,7 @@ import sys
 import tarfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,9 +203,11 @@ def create_cgroup_root(name: str) -> None:
 def cgroup_pids(name: str) -> set[int]:
     pids: set[int] = set()
     for mount in cgroup_mounts(with_unified=True):
-        for procs in (mount / name).rglob("cgroup.procs") if (mount / name).is_dir() else ():
-            with contextlib.suppress(OSError, ValueError):
-                pids.update(int(p) for p in procs.read_text().split())
+        # os.walk, not rglob: cgroups vanish while we walk (the kubelet or runc removing them).
+        for folder, _dirs, files in os.walk(mount / name):
+            if "cgroup.procs" in files:
+                with contextlib.suppress(OSError, ValueError):
+                    pids.update(int(p) for p in (Path(folder) / "cgroup.procs").read_text().split())
     return pids
 
 
@@ -213,9 +216,9 @@ def remove_cgroup_root(name: str) -> None:
         root = mount / name
         if not root.is_dir():
             continue
-        for path in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        for folder, _dirs, _files in os.walk(root, topdown=False):  # children before parents
             with contextlib.suppress(OSError):
-                path.rmdir()
+                Path(folder).rmdir()
         with contextlib.suppress(OSError):
             root.rmdir()
 
@@ -612,36 +615,50 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     # -- stop ---------------------------------------------------------------------------------------
 
     def stop(self) -> dict[str, float]:
+        """Every step runs even when an earlier one failed; the first failure is raised at the end."""
         took: dict[str, float] = {}
+        errors: list[BaseException] = []
+
+        def step(name: str, action: Callable[[], object]) -> None:
+            t = time.monotonic()
+            try:
+                action()
+            except Exception as exc:
+                errors.append(exc)
+            took[name] = round(time.monotonic() - t, 2)
+
         by_name = {c.name: c for c in self.components}
         for name in ("kubelet", "kube-proxy", "coredns"):
             if name in by_name:
-                took[name] = by_name[name].stop()
-        # Every pod process lives in the kubelet's cgroup tree: kill them all by pid.
-        t = time.monotonic()
-        for _ in range(20):
+                step(name, by_name[name].stop)
+        step("pods", self._kill_pod_processes)
+        if "containerd" in by_name:
+            step("containerd", by_name["containerd"].stop)
+        step("shims", self._stop_leftover_shims)
+        if self.cluster is not None:
+            step("control plane", self.cluster.stop)
+        self.components = []
+        step("unmount", lambda: unmount_under(self.state_dir))
+        step("cgroups", lambda: remove_cgroup_root(self.cgroup_root))
+        for key, value in self.saved_sysctls.items():
+            step(f"sysctl {key}", lambda key=key, value=value: write_sysctl(key, value))  # type: ignore[misc]
+        step("netns", self.netns.delete)
+        with contextlib.suppress(FileNotFoundError):
+            (self.state_dir / "state.json").unlink()
+        if errors:
+            raise errors[0]
+        return took
+
+    def _kill_pod_processes(self) -> None:
+        """Every pod process lives in the kubelet's cgroup tree (cgroupRoot): SIGKILL them by pid."""
+        for _ in range(50):
             pids = cgroup_pids(self.cgroup_root)
             if not pids:
-                break
+                return
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.2)
-        took["pods"] = time.monotonic() - t
-        if "containerd" in by_name:
-            took["containerd"] = by_name["containerd"].stop()
-        self._stop_leftover_shims()
-        if self.cluster is not None:
-            took.update(self.cluster.stop())
-        self.components = []
-        unmount_under(self.state_dir)
-        remove_cgroup_root(self.cgroup_root)
-        for key, value in self.saved_sysctls.items():
-            write_sysctl(key, value)
-        self.netns.delete()
-        with contextlib.suppress(FileNotFoundError):
-            (self.state_dir / "state.json").unlink()
-        return took
 
     def leftovers(self) -> list[str]:
         """What a stopped node still holds on the host (empty after a clean stop)."""
