@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "spark_jobs.jobs.rebuild_gold",
         "rewrite Gold from Silver with today's message_id (after an upgrade; stop the Gold job first)",
     ),
+    "quality": ("spark_jobs.quality.cli", "quality checks: DLQ rate, freshness, duplicates, conservation"),
 }
 
 

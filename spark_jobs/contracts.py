@@ -38,6 +38,8 @@ def silver_table(exchange: str) -> str:
 
 DLQ_TABLE: Final = "dlq_trades"
 GOLD_TABLE: Final = "gold_trades"
+#: Results of the data-quality checks (check, scope, value, threshold, status, checked_at, detail).
+QUALITY_CHECKS_TABLE: Final = "quality_checks"
 
 
 #: The five streaming jobs of one pipeline: (job name, layer, exchange or None for Gold).
@@ -68,3 +70,6 @@ DRIVER_FAILURE_REASONS: Final[tuple[str, ...]] = (
     "deleted",  # the driver pod vanished
     "start_timeout",  # not Running within driverStartTimeoutSeconds
 )
+
+#: Local metrics port of the data-quality checks (k2_quality_check_*), next to the jobs'.
+LOCAL_QUALITY_METRICS_PORT: Final = 8000 + len(JOB_NAMES)

@@ -45,6 +45,12 @@ SOURCE_FILES_OUTSTANDING = "k2_source_files_outstanding"
 #: Label names Prometheus attaches to every scraped series; a K2 metric must not use them.
 RESERVED_LABELS: frozenset[str] = frozenset({"job", "instance", "namespace", "pod"})
 
+# The data-quality checks (served by `k2 quality`, locally by `k2 local` on its own port).
+QUALITY_CHECK_STATUS = "k2_quality_check_status"
+QUALITY_CHECK_VALUE = "k2_quality_check_value"
+QUALITY_CHECK_DURATION = "k2_quality_check_duration_seconds"
+QUALITY_CHECK_LAST_RUN = "k2_quality_check_last_run_timestamp_seconds"
+
 #: Every metric family name a job exports, as a scrape shows it (histograms add _bucket/_sum/_count).
 METRIC_NAMES: tuple[str, ...] = (
     RECORDS_PROCESSED,
@@ -71,6 +77,14 @@ SPARK_JVM_HEAP_MAX = "metrics_k2_driver_jvm_heap_max_Value"
 #: port), one series per executor (``executor_id``; the driver is ``driver``).
 SPARK_EXECUTOR_CORES = "metrics_executor_totalCores"
 SPARK_METRIC_NAMES: tuple[str, ...] = (SPARK_JVM_HEAP_USED, SPARK_JVM_HEAP_MAX, SPARK_EXECUTOR_CORES)
+
+#: Every metric family the quality checks export.
+QUALITY_METRIC_NAMES: tuple[str, ...] = (
+    QUALITY_CHECK_STATUS,
+    QUALITY_CHECK_VALUE,
+    QUALITY_CHECK_DURATION,
+    QUALITY_CHECK_LAST_RUN,
+)
 
 #: Buckets of the batch-duration histogram (seconds): micro-batches take 0.1 s to a few minutes.
 BATCH_DURATION_BUCKETS: tuple[float, ...] = (
@@ -280,6 +294,59 @@ class JobMetrics:
 
     def serve(self, port: int, addr: str = "0.0.0.0") -> int:
         """Serve /metrics on ``port`` (0: any free port) from a daemon thread; returns the port."""
+        server, _thread = start_http_server(port, addr=addr, registry=self.registry)
+        return int(server.server_port)
+
+
+class QualityMetrics:
+    """The data-quality checks' metrics, in their own registry: per check and scope the status
+    (0 ok, 1 warning, 2 critical) and measured value; per check its last run and its duration."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.status = Gauge(
+            QUALITY_CHECK_STATUS,
+            "Status of a data-quality check per scope: 0 ok, 1 warning, 2 critical",
+            ["check", "scope"],
+            registry=r,
+        )
+        self.value = Gauge(
+            QUALITY_CHECK_VALUE,
+            "Measured value of a data-quality check per scope (rate, seconds, rows)",
+            ["check", "scope"],
+            registry=r,
+        )
+        self.duration = Gauge(
+            QUALITY_CHECK_DURATION, "Wall time of the last run of a check", ["check"], registry=r
+        )
+        self.last_run = Gauge(
+            QUALITY_CHECK_LAST_RUN, "When a check last ran (epoch seconds)", ["check"], registry=r
+        )
+        self._scopes: dict[str, set[str]] = {}
+
+    def record_run(
+        self,
+        check: str,
+        results: Iterable[tuple[str, int, float | None]],
+        duration_seconds: float,
+        finished_epoch: float,
+    ) -> None:
+        """One run of ``check``: (scope, status, value) per scope. Scopes the run no longer reports
+        (a symbol that left the table) are removed, so no stale series keeps an old status."""
+        seen = set()
+        for scope, status, value in results:
+            seen.add(scope)
+            self.status.labels(check=check, scope=scope).set(status)
+            self.value.labels(check=check, scope=scope).set(float("nan") if value is None else value)
+        for scope in self._scopes.get(check, set()) - seen:
+            self.status.remove(check, scope)
+            self.value.remove(check, scope)
+        self._scopes[check] = seen
+        self.duration.labels(check=check).set(duration_seconds)
+        self.last_run.labels(check=check).set(finished_epoch)
+
+    def serve(self, port: int, addr: str = "0.0.0.0") -> int:
         server, _thread = start_http_server(port, addr=addr, registry=self.registry)
         return int(server.server_port)
 

@@ -41,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trigger", default="5 seconds", help="micro-batch trigger interval of every job")
     parser.add_argument("--watermark", default="10 minutes", help="Gold dedup watermark")
     parser.add_argument("--no-bad-records", action="store_true", help="do not inject the known bad records")
+    parser.add_argument(
+        "--quality-interval",
+        type=float,
+        default=300.0,
+        help="seconds between data-quality check runs (duplicates: 12x); e.g. 20 for a demo",
+    )
     parser.add_argument("--drain-timeout", type=float, default=300.0, help="max seconds to drain after stop")
 
 
@@ -69,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         trigger_interval=args.trigger,
         gold_watermark=args.watermark,
         inject_bad_records=not args.no_bad_records,
+        quality_interval=args.quality_interval,
     )
     pipeline = LocalPipeline(settings)
     status = 0
@@ -83,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         with console.status("starting Spark (one application, five queries)..."):
             pipeline.start_spark_jobs()
         pipeline.start_feed(None)
+        pipeline.start_quality()
         console.print(
             "metrics: " + ", ".join(f"{j.config.job_name}:{j.config.metrics_port}" for j in pipeline.jobs)
         )
@@ -97,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
             )
         memory = memory_by_process(pipeline.process_pids())
         pipeline.stop_jobs()
+        if pipeline.quality is not None:
+            with console.status("final run of the data-quality checks..."):
+                pipeline.quality.run_once()
         from spark_jobs.local.summary import collect_summary, print_summary
 
         assert pipeline.spark is not None

@@ -7,6 +7,7 @@ import logging
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from spark_jobs.jobs.runner import RunningJob, session_conf, start_jobs
 from spark_jobs.local.bad_records import inject_bad_records
 from spark_jobs.local_infra.kafka_broker import KafkaBroker
 from spark_jobs.local_infra.schema_registry import SchemaRegistry, register_trade_schemas
+from spark_jobs.quality.runner import QualityRunner, QualitySettings
 from spark_jobs.spark_session import build_spark_session
 
 log = logging.getLogger("k2.local")
@@ -40,6 +42,7 @@ class LocalSettings:
     inject_bad_records: bool = True
     driver_memory: str = "1536m"
     spark_ui_port: int = 4040
+    quality_interval: float = 300.0  # seconds between quality check runs (duplicates: 12x)
 
 
 @dataclass
@@ -51,6 +54,9 @@ class LocalPipeline:
     spark: SparkSession | None = None
     jobs: list[RunningJob] = field(default_factory=list)
     injected: Counter[str] = field(default_factory=Counter)
+    quality: QualityRunner | None = None
+    quality_stop: threading.Event = field(default_factory=threading.Event)
+    quality_thread: threading.Thread | None = None
     started_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -140,6 +146,32 @@ class LocalPipeline:
         self.spark.sparkContext.setLogLevel("ERROR")
         self.jobs = start_jobs(self.spark, configs)
 
+    def start_quality(self, metrics_port: int | None = None) -> None:
+        """The data-quality checks on their schedule, in a thread of this Spark application (its own
+        FAIR pool), first run one interval after the start; metrics on ``metrics_port``."""
+        from spark_jobs.contracts import LOCAL_QUALITY_METRICS_PORT
+
+        assert self.spark is not None and self.broker is not None
+        configs = self.job_configs()
+        settings = QualitySettings.with_interval(
+            self.settings.quality_interval,
+            tables_uri=configs[0].tables_uri,
+            checkpoints_uri=configs[0].checkpoints_uri,
+            gold_watermark=self.settings.gold_watermark,
+            kafka_bootstrap_servers=self.broker.bootstrap_servers,
+        )
+        self.quality = QualityRunner(self.spark, settings)
+        port = LOCAL_QUALITY_METRICS_PORT if metrics_port is None else metrics_port
+        self.quality.metrics.serve(port, "127.0.0.1")
+        spark, runner, stop = self.spark, self.quality, self.quality_stop
+
+        def loop() -> None:
+            spark.sparkContext.setLocalProperty("spark.scheduler.pool", "quality")
+            runner.run_forever(stop, first_delay=self.settings.quality_interval)
+
+        self.quality_thread = threading.Thread(target=loop, name="k2-quality", daemon=True)
+        self.quality_thread.start()
+
     # --- watch ---------------------------------------------------------------------------------
     def failed_jobs(self) -> list[tuple[str, str]]:
         failed = []
@@ -197,6 +229,9 @@ class LocalPipeline:
                 self.feed.wait(10)
 
     def stop_jobs(self) -> None:
+        self.quality_stop.set()
+        if self.quality_thread is not None:
+            self.quality_thread.join(timeout=300)  # a check in progress finishes first
         for job in self.jobs:
             try:
                 job.query.stop()

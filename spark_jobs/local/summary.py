@@ -16,6 +16,7 @@ from spark_jobs.contracts import DLQ_TABLE, EXCHANGES, GOLD_TABLE, bronze_table,
 from spark_jobs.local.memory import format_mib
 from spark_jobs.local.pipeline import LocalPipeline
 from spark_jobs.metrics import bucket_quantile
+from spark_jobs.quality.checks import CheckResult, Status, worst
 
 TABLES = (
     *(bronze_table(e) for e in EXCHANGES),
@@ -37,6 +38,7 @@ class Summary:
     duplicates_removed_this_run: float
     latency_p50_p99: dict[str, tuple[float | None, float | None]]
     memory: dict[str, int] = field(default_factory=dict)
+    quality: dict[str, list[CheckResult]] = field(default_factory=dict)  # check -> its last results
 
     @property
     def dlq_only_injected(self) -> bool:
@@ -83,6 +85,7 @@ def collect_summary(spark: SparkSession, pipeline: LocalPipeline, memory: dict[s
         ),
         latency_p50_p99=latencies,
         memory=memory,
+        quality=dict(pipeline.quality.last_results) if pipeline.quality else {},
     )
 
 
@@ -130,6 +133,7 @@ def print_summary(summary: Summary, data_dir: Path, console: Console) -> None:
     console.print(f"  duplicates removed by gold this run: {summary.duplicates_removed_this_run:,.0f}")
     for job, (p50, p99) in summary.latency_p50_p99.items():
         console.print(f"  e2e latency (trade time -> {job} commit) p50 {_seconds(p50)}, p99 {_seconds(p99)}")
+    print_quality(summary.quality, console)
     console.print(
         f"  memory at the end: {format_mib(sum(summary.memory.values()))} total: "
         + ", ".join(f"{name} {format_mib(rss)}" for name, rss in summary.memory.items() if rss)
@@ -144,3 +148,17 @@ def print_summary(summary: Summary, data_dir: Path, console: Console) -> None:
         "    spark = build_spark_session('k2-query')\n"
         f"    spark.read.format('delta').load('{summary.tables_root / GOLD_TABLE}').show()"
     )
+
+
+def print_quality(quality: dict[str, list[CheckResult]], console: Console) -> None:
+    """Each check's last status, and the scopes that were not ok (at most five per check)."""
+    if not quality:
+        return
+    colours = {Status.OK: "green", Status.WARNING: "yellow", Status.CRITICAL: "red"}
+    console.print("  data quality (last run of each check):")
+    for check, results in quality.items():
+        status = worst(results)
+        label = f"[{colours[status]}]{status.label.upper():8}[/]"
+        console.print(f"    {label} {check} ({len(results)} scopes)")
+        for r in [r for r in results if r.status is not Status.OK][:5]:
+            console.print(f"             {r.scope}: {r.status.label}, {r.detail}")

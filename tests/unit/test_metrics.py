@@ -167,8 +167,10 @@ def test_no_metric_uses_a_label_prometheus_sets_on_every_target():
     job.record_progress(0.4, 1.0)
     job.record_consumer_lag("t", 3)
     job.record_files_outstanding("s", 1)
+    quality = m.QualityMetrics()
+    quality.record_run("freshness", [("silver/binance/BTC/USDT", 0, 3.0)], 0.5, 1.0)
     seen: dict[str, set[str]] = {}
-    for registry in (job.registry, REGISTRY):
+    for registry in (job.registry, quality.registry, REGISTRY):
         for family in registry.collect():
             if not family.name.startswith("k2_"):
                 continue
