@@ -1,5 +1,6 @@
-"""K2's five alert rules as a Prometheus rule group, built from :class:`Thresholds` (every number and
-window is configurable; the chart renders the defaults, tests pass short windows).
+"""K2's alert rules (the design's five plus DataQualityCheckCritical) as a Prometheus rule group, built
+from :class:`Thresholds` (every number and window is configurable; the chart renders the defaults,
+tests pass short windows).
 
 Each alert carries ``severity``, ``summary``, ``description`` and a ``runbook_url`` into
 ``docs/runbooks.md``. Series come from :mod:`monitoring.series` (a drift test checks that).
@@ -19,6 +20,7 @@ ALERT_NAMES: tuple[str, ...] = (
     "CheckpointWriteFailed",
     "E2ELatencySLABreach",
     "JobStalled",
+    "DataQualityCheckCritical",
 )
 
 #: The labels one pipeline's job is identified by in Prometheus (see monitoring.series).
@@ -49,6 +51,8 @@ class Thresholds:
     e2e_for: str = "5m"
     stall_window: str = "10m"  # no record processed for this long while input waits
     stall_for: str = "2m"
+    #: A data-quality check (k2 quality) critical this long; its status changes once per check run.
+    quality_for: str = "1m"
     runbook_base_url: str = RUNBOOK_BASE_URL
     #: Evaluation interval of the group (kube-prometheus-stack's default is 30 s).
     interval: str = "30s"
@@ -150,6 +154,11 @@ def stalled_expr(t: Thresholds) -> str:
     )
 
 
+def quality_critical_expr(t: Thresholds) -> str:
+    # k2_quality_check_status: 0 ok, 1 warning, 2 critical (spark_jobs.quality.checks.Status).
+    return "max by (namespace, pipeline, check, scope) (k2_quality_check_status) >= 2"
+
+
 def alert_rules(t: Thresholds | None = None) -> list[dict[str, Any]]:
     t = t or Thresholds()
     return [
@@ -216,6 +225,17 @@ def alert_rules(t: Thresholds | None = None) -> list[dict[str, Any]]:
             "A streaming job processes nothing while its input waits.",
             "Job {{ $labels.k2_job }} of pipeline {{ $labels.namespace }}/{{ $labels.pipeline }} has "
             f"committed no record for {t.stall_window} although its input has records waiting.",
+        ),
+        _alert(
+            t,
+            "DataQualityCheckCritical",
+            quality_critical_expr(t),
+            t.quality_for,
+            "critical",
+            "A data-quality check is critical.",
+            "Check {{ $labels.check }} is critical for {{ $labels.scope }} in pipeline "
+            "{{ $labels.namespace }}/{{ $labels.pipeline }} (value {{ $value }}); the quality_checks "
+            "table holds the measured value and which side is short.",
         ),
     ]
 

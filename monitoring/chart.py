@@ -156,7 +156,17 @@ def pod_monitor_spec(interval: str) -> dict[str, Any]:
     ]  # fmt: skip
     return {
         "namespaceSelector": {"any": True},
-        "selector": {"matchLabels": {n.LABEL_MANAGED_BY: n.MANAGER, n.LABEL_COMPONENT: n.COMPONENT_DRIVER}},
+        # Drivers, and the per-pipeline quality process (k2 quality), which serves k2_quality_check_*.
+        "selector": {
+            "matchLabels": {n.LABEL_MANAGED_BY: n.MANAGER},
+            "matchExpressions": [
+                {
+                    "key": n.LABEL_COMPONENT,
+                    "operator": "In",
+                    "values": [n.COMPONENT_DRIVER, n.COMPONENT_QUALITY],
+                }
+            ],
+        },
         "podMetricsEndpoints": endpoints,
     }
 

@@ -28,6 +28,7 @@ CPU_LINE = 0.8
 MEMORY_LINE = 0.9
 E2E_SLA_SECONDS = 300
 DLQ_LINE = 0.01
+QUALITY_CRITICAL = 2  # k2_quality_check_status of a critical check
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,22 @@ def data_quality() -> dict[str, Any]:
                    kind="stat"),
             _panel("DLQ share per exchange", [Target(_dlq_ratio(RATE), "{{exchange}}")], unit="percentunit",
                    line=DLQ_LINE),
+            _panel("Quality checks: worst status per check (0 ok, 1 warning, 2 critical)",
+                   [Target(f"max by (check) (k2_quality_check_status{{{SEL}}})", "{{check}}")],
+                   line=QUALITY_CRITICAL, kind="stat",
+                   description="From k2 quality (one process per pipeline): DLQ rate, freshness, "
+                               "duplicates, conservation. Details per scope in the quality_checks table."),
+            _panel("Quality checks: scopes not ok",
+                   [Target(f"max by (check, scope) (k2_quality_check_status{{{SEL}}}) > 0", "{{check}} {{scope}}")],
+                   line=QUALITY_CRITICAL),
+            _panel("Quality check values (DLQ rate, conservation and duplicate rows)",
+                   [Target(f'max by (check, scope) (k2_quality_check_value{{{SEL}, check=~"dlq_rate|conservation|duplicates"}})',
+                           "{{check}} {{scope}}")]),
+            _panel("Quality checks: seconds since the last run, and run time",
+                   [Target(f"time() - max by (check) (k2_quality_check_last_run_timestamp_seconds{{{SEL}}})",
+                           "{{check}} since last run"),
+                    Target(f"max by (check) (k2_quality_check_duration_seconds{{{SEL}}})", "{{check}} run time")],
+                   unit="s"),
         ],
     )  # fmt: skip
 

@@ -170,8 +170,31 @@ def stall_cases(t: Thresholds) -> list[Case]:
     ]  # fmt: skip
 
 
+def quality_cases(t: Thresholds) -> list[Case]:
+    def status(check: str, scope: str, values: str) -> dict[str, str]:
+        labels = _labels(namespace=NS, pipeline=PIPELINE, check=check, scope=scope)
+        return {f"k2_quality_check_status{{{labels}}}": values}
+
+    firing = {"namespace": NS, "pipeline": PIPELINE, "check": "duplicates", "scope": "gold/message_id"}
+    return [
+        Case("a critical check fires for its check and scope", "DataQualityCheckCritical",
+             {**status("duplicates", "gold/message_id", "0x5 2x20"), **status("freshness", "gold/binance", "0x25")},
+             "20m", [{**firing, "severity": "critical"}], [2]),
+        Case("a warning (just under critical) is silent", "DataQualityCheckCritical",
+             status("freshness", "silver/kraken/BTC/USD", "1x25"), "20m"),
+        Case("every check ok is healthy", "DataQualityCheckCritical", status("dlq_rate", "binance", "0x25"), "20m"),
+    ]  # fmt: skip
+
+
 def all_cases(t: Thresholds) -> list[Case]:
-    return [*memory_cases(t), *dlq_cases(t), *checkpoint_cases(t), *e2e_cases(t), *stall_cases(t)]
+    return [
+        *memory_cases(t),
+        *dlq_cases(t),
+        *checkpoint_cases(t),
+        *e2e_cases(t),
+        *stall_cases(t),
+        *quality_cases(t),
+    ]
 
 
 # --- rendering the annotations the way Prometheus' templates do (the few functions the rules use) ---

@@ -14,7 +14,12 @@ from spark_jobs import metrics as job_metrics
 
 #: Series K2's own code exports: the jobs' registry, Spark's JVM source on the driver, the operator.
 K2_SERIES: frozenset[str] = frozenset(
-    (*job_metrics.METRIC_NAMES, *job_metrics.SPARK_METRIC_NAMES, *operator_metrics.METRIC_NAMES)
+    (
+        *job_metrics.METRIC_NAMES,
+        *job_metrics.SPARK_METRIC_NAMES,
+        *job_metrics.QUALITY_METRIC_NAMES,
+        *operator_metrics.METRIC_NAMES,
+    )
 )
 
 #: Series kube-prometheus-stack collects on its own (its default cAdvisor / kubelet and

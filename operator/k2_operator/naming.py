@@ -23,6 +23,7 @@ LABEL_EXCHANGE: Final = f"{GROUP}/exchange"
 ANNOTATION_SPEC_HASH: Final = f"{GROUP}/spec-hash"
 
 COMPONENT_DRIVER: Final = "driver"
+COMPONENT_QUALITY: Final = "quality"  # the per-pipeline data-quality process (k2 quality)
 COMPONENT_EXECUTOR: Final = "executor"
 COMPONENT_CONFIG: Final = "job-config"
 COMPONENT_RBAC: Final = "driver-rbac"
@@ -94,6 +95,27 @@ def executor_pod_name_prefix(pipeline: str, job: str) -> str:
 def driver_host(pipeline: str, job: str, namespace: str) -> str:
     """DNS name executors use to reach the driver (the headless Service)."""
     return f"{driver_service_name(pipeline, job)}.{namespace}.svc"
+
+
+#: The quality process serves k2_quality_check_* on its "metrics" port.
+QUALITY_METRICS_PORT: Final = 8000
+
+
+def quality_deployment_name(pipeline: str) -> str:
+    return f"{pipeline}-quality"
+
+
+def quality_service_account_name(pipeline: str) -> str:
+    return f"{pipeline}-quality"
+
+
+def quality_report_name(pipeline: str) -> str:
+    """The ConfigMap the quality process writes its run summary to (status.quality's source)."""
+    return f"{pipeline}-quality-report"
+
+
+def quality_selector(pipeline: str) -> str:
+    return f"{LABEL_PIPELINE}={pipeline},{LABEL_COMPONENT}={COMPONENT_QUALITY},{LABEL_MANAGED_BY}={MANAGER}"
 
 
 def pipeline_labels(pipeline: str, component: str) -> dict[str, str]:
