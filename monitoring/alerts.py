@@ -140,17 +140,33 @@ def e2e_p99_expr(t: Thresholds) -> str:
 
 
 def stalled_expr(t: Thresholds) -> str:
-    # Waiting input: Kafka records behind the latest offset (Bronze) or upstream Delta files not
-    # read yet (Silver, Gold). With nothing waiting, a job that processes nothing is a quiet market.
-    # The waiting input comes first so that the alert's value is how much waits.
+    """A job that committed nothing over the window while its input had records waiting: for Bronze,
+    Kafka records behind the latest offset; for Silver, records its exchange's Bronze committed in
+    the window; for Gold, records Silver committed (Gold's duplicates count as handled). With nothing
+    waiting, a job that commits nothing is a quiet market. (Delta's source reports no backlog.)"""
+    w = t.stall_window
+    records = "k2_records_processed_total"
     return (
-        "(\n"
-        f"  sum by ({JOB_LABELS}) (k2_consumer_lag_records) > 0\n"
-        "  or\n"
-        f"  sum by ({JOB_LABELS}) (k2_source_files_outstanding) > 0\n"
-        ")\n"
+        f"(sum by ({JOB_LABELS}) (k2_consumer_lag_records) > 0)\n"
         f"  and on ({JOB_LABELS})\n"
-        f"sum by ({JOB_LABELS}) (increase(k2_records_processed_total[{t.stall_window}])) == 0"
+        f"(sum by ({JOB_LABELS}) (increase({records}[{w}])) == 0)\n"
+        "or\n"
+        "label_replace(\n"
+        f'  sum by (namespace, pipeline, exchange) (increase({records}{{layer="bronze"}}[{w}])) > 0\n'
+        "    and on (namespace, pipeline, exchange)\n"
+        f'  sum by (namespace, pipeline, exchange) (increase({records}{{layer=~"silver|dlq"}}[{w}])) == 0,\n'
+        '  "k2_job", "silver-$1", "exchange", "(.*)"\n'
+        ")\n"
+        "or\n"
+        "label_replace(\n"
+        f'  sum by (namespace, pipeline) (increase({records}{{layer="silver"}}[{w}])) > 0\n'
+        "    and on (namespace, pipeline)\n"
+        "  (\n"
+        f'    sum by (namespace, pipeline) (increase({records}{{k2_job="gold"}}[{w}]))\n'
+        f'    + sum by (namespace, pipeline) (increase(k2_duplicates_removed_total{{k2_job="gold"}}[{w}]))\n'
+        "  ) == 0,\n"
+        '  "k2_job", "gold", "", ""\n'
+        ")"
     )
 
 

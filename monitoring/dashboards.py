@@ -193,8 +193,9 @@ def pipeline_health() -> dict[str, Any]:
                            "processed {{k2_job}}")]),
             _panel("Consumer lag (Kafka records behind the latest offset)",
                    [Target(f"sum by (k2_job, topic) (k2_consumer_lag_records{{{SEL}}})", "{{k2_job}} {{topic}}"),
-                    Target(f"sum by (k2_job, source) (k2_source_files_outstanding{{{SEL}}})",
-                           "{{k2_job}} {{source}} (Delta files)")]),
+                    Target(f'sum by (exchange) (rate(k2_records_processed_total{{{SEL}, layer="bronze"}}[{RATE}]))\n  -\n'
+                           f'sum by (exchange) (rate(k2_records_processed_total{{{SEL}, layer=~"silver|dlq"}}[{RATE}]))',
+                           "Silver behind Bronze {{exchange}} (records/s)")]),
             _panel("Failed batches",
                    [Target(f"sum by (k2_job) (increase(k2_batches_failed_total{{{SEL}}}[{RATE}]))", "driver {{k2_job}}"),
                     Target(f'sum by (k2_job) (increase(k2_operator_job_failures_total{{{OPERATOR_SEL}, '

@@ -148,25 +148,39 @@ def e2e_cases(t: Thresholds) -> list[Case]:
 
 def stall_cases(t: Thresholds) -> list[Case]:
     bronze = _job_labels("bronze-binance")
-    silver = _job_labels("silver-binance")
     topic = "market.crypto.trades.binance.raw"
 
-    def processed(job: dict[str, str], values: str) -> dict[str, str]:
-        return {f"k2_records_processed_total{{{_labels(**job, exchange='binance', layer='bronze')}}}": values}
+    def processed(job: str, layer: str, values: str, exchange: str = "binance") -> dict[str, str]:
+        return {
+            f"k2_records_processed_total{{{_labels(**_job_labels(job), exchange=exchange, layer=layer)}}}": values
+        }
+
+    def silver(values: str) -> dict[str, str]:
+        return {**processed("silver-binance", "silver", values), **processed("silver-binance", "dlq", "0x30")}
 
     lag = {f"k2_consumer_lag_records{{{_labels(**bronze, topic=topic)}}}": "500x30"}
     no_lag = {f"k2_consumer_lag_records{{{_labels(**bronze, topic=topic)}}}": "0x30"}
-    files = {f"k2_source_files_outstanding{{{_labels(**silver, source='bronze_binance_trades')}}}": "3x30"}
+    gold_dupes = f"k2_duplicates_removed_total{{{_labels(**_job_labels('gold'))}}}"
     return [
-        Case("nothing processed while Kafka has records waiting fires", "JobStalled",
-             {**processed(bronze, "100x30"), **lag}, "20m", [{**bronze, "severity": "critical"}], [500]),
-        Case("nothing processed while upstream Delta files wait fires", "JobStalled",
-             {**processed(silver, "100x30"), **files}, "20m", [{**silver, "severity": "critical"}], [3]),
-        Case("a quiet market (nothing waiting) is no stall", "JobStalled",
-             {**processed(bronze, "100x30"), **no_lag}, "20m"),
-        Case("one record within the window is no stall", "JobStalled",
-             {**processed(bronze, "100x15 101x15"), **lag}, "20m"),
-        Case("a busy job with lag is healthy", "JobStalled", {**processed(bronze, "0+100x30"), **lag}, "20m"),
+        Case("Bronze: nothing processed while Kafka has records waiting fires", "JobStalled",
+             {**processed("bronze-binance", "bronze", "100x30"), **lag}, "20m",
+             [{**bronze, "severity": "critical"}], [500]),
+        Case("Bronze: a quiet market (nothing behind in Kafka) is no stall", "JobStalled",
+             {**processed("bronze-binance", "bronze", "100x30"), **no_lag}, "20m"),
+        Case("Bronze: one record within the window is no stall", "JobStalled",
+             {**processed("bronze-binance", "bronze", "100x15 101x15"), **lag}, "20m"),
+        Case("Bronze: a busy job with lag is healthy", "JobStalled",
+             {**processed("bronze-binance", "bronze", "0+100x30"), **lag}, "20m"),
+        Case("Silver: nothing processed while Bronze takes records in fires", "JobStalled",
+             {**processed("bronze-binance", "bronze", "0+100x30"), **silver("50x30")}, "20m",
+             [{**_job_labels("silver-binance"), "exchange": "binance", "severity": "critical"}], [1000]),
+        Case("Silver: a quiet market (Bronze idle too) is no stall", "JobStalled",
+             {**processed("bronze-binance", "bronze", "50x30"), **silver("50x30")}, "20m"),
+        Case("Gold: nothing merged while Silver commits fires", "JobStalled",
+             {**silver("0+100x30"), **processed("gold", "gold", "50x30"), gold_dupes: "0x30"}, "20m",
+             [{**_job_labels("gold"), "severity": "critical"}], [1000]),
+        Case("Gold: only duplicates arriving is no stall", "JobStalled",
+             {**silver("0+100x30"), **processed("gold", "gold", "50x30"), gold_dupes: "0+100x30"}, "20m"),
     ]  # fmt: skip
 
 

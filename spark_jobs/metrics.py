@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from spark_jobs.contracts import EXCHANGES
+
 # --- Names (the `_total` suffix is added by prometheus_client to counters) -------------------------
 RECORDS_PROCESSED = "k2_records_processed_total"
 DLQ_RECORDS = "k2_dlq_records_total"
@@ -40,7 +42,6 @@ DUPLICATES_REMOVED = "k2_duplicates_removed_total"
 LATE_ROWS_DROPPED = "k2_late_rows_dropped_total"
 STATE_ROWS = "k2_state_rows"
 CONSUMER_LAG = "k2_consumer_lag_records"
-SOURCE_FILES_OUTSTANDING = "k2_source_files_outstanding"
 
 #: Label names Prometheus attaches to every scraped series; a K2 metric must not use them.
 RESERVED_LABELS: frozenset[str] = frozenset({"job", "instance", "namespace", "pod"})
@@ -65,7 +66,6 @@ METRIC_NAMES: tuple[str, ...] = (
     LATE_ROWS_DROPPED,
     STATE_ROWS,
     CONSUMER_LAG,
-    SOURCE_FILES_OUTSTANDING,
 )
 
 #: Spark's own JVM metrics (JvmSource, served by the driver's PrometheusServlet on the `spark-ui`
@@ -205,12 +205,6 @@ class JobMetrics:
             ["k2_job", "topic"],
             registry=r,
         )
-        self.source_files_outstanding = Gauge(
-            SOURCE_FILES_OUTSTANDING,
-            "Delta files of an upstream table the job has not read yet, after its last micro-batch",
-            ["k2_job", "source"],
-            registry=r,
-        )
         # Children created up front so a scrape shows zeros before the first batch.
         for counter in (self.checkpoint_failures, self.batches_failed, self.duplicates_removed):
             counter.labels(k2_job=job)
@@ -218,9 +212,9 @@ class JobMetrics:
         self.state_rows.labels(k2_job=job)
         # The same for the records a job commits (Silver: to Silver and the DLQ), so the first records
         # are an increase rate()/increase() see, not a series born at its first value.
-        if exchange is not None:
-            for committed_layer in (layer, "dlq") if layer == "silver" else (layer,):
-                self.records_processed.labels(k2_job=job, exchange=exchange, layer=committed_layer)
+        for committed_layer in (layer, "dlq") if layer == "silver" else (layer,):
+            for committed_exchange in (exchange,) if exchange else EXCHANGES:  # Gold: per exchange
+                self.records_processed.labels(k2_job=job, exchange=committed_exchange, layer=committed_layer)
 
     # --- recording -----------------------------------------------------------------------------
     def record_committed(self, exchange: str, count: int, layer: str | None = None) -> None:
@@ -260,9 +254,6 @@ class JobMetrics:
 
     def record_consumer_lag(self, topic: str, records_behind: int) -> None:
         self.consumer_lag.labels(k2_job=self.job, topic=topic).set(records_behind)
-
-    def record_files_outstanding(self, source: str, files: int) -> None:
-        self.source_files_outstanding.labels(k2_job=self.job, source=source).set(files)
 
     def record_failure(self, checkpoint_related: bool) -> None:
         self.batches_failed.labels(k2_job=self.job).inc()

@@ -4,8 +4,7 @@ Queries are named after their job (``contracts.JOB_NAMES``); the listener routes
 listener serves one job (a pod) or five (the local application). Counts that only the batch code
 knows exactly (rows committed to Silver, the DLQ and Gold, latencies) are recorded there; this
 listener records what Spark measures: batch duration, input rate, Bronze's observed rows, Gold's
-dedup state and watermark drops, the backlog of each source (Kafka records behind the latest
-offset, Delta files not yet read), and failed queries.
+dedup state and watermark drops, Kafka records behind the latest offset, and failed queries.
 """
 
 from __future__ import annotations
@@ -114,13 +113,8 @@ def kafka_records_behind(end_offset_json: str | None, latest_offset_json: str | 
 
 
 def _record_source_backlog(metrics: JobMetrics, source: Any) -> None:
-    description = str(source.description or "")
-    if description.startswith("Kafka"):
+    # Kafka sources only: Delta 4.4's source reports no backlog (no latestOffset, no metrics), so
+    # Silver's and Gold's waiting input is judged from their upstream's commits (alerts.JobStalled).
+    if str(source.description or "").startswith("Kafka"):
         for topic, records in kafka_records_behind(source.endOffset, source.latestOffset).items():
             metrics.record_consumer_lag(topic, records)
-        return
-    outstanding = (source.metrics or {}).get("numFilesOutstanding")
-    if outstanding is not None:
-        # "DeltaSource[file:/.../silver_binance_trades]": the table's folder names the source.
-        table = description.rstrip("]/").rsplit("/", 1)[-1]
-        metrics.record_files_outstanding(table, int(outstanding))

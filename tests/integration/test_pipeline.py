@@ -199,6 +199,10 @@ def test_metrics_endpoints_report_what_the_tables_hold(spark, module_pipeline_en
             assert sample_sum(silver, "k2_dlq_records_total", exchange=exchange, error_type=error_type) == n
         assert sample_sum(silver, "k2_e2e_latency_seconds_count") == counts[silver_table(exchange)]
         assert sample_sum(silver, "k2_last_processed_event_timestamp_seconds") > time.time() - 3600
+        # Consumer lag from Spark's own progress of the Kafka source: Bronze read its topic to the end.
+        lag = [v for (name, labels), v in scrape(bronze_port).items() if name == "k2_consumer_lag_records"
+               and ("topic", env.topics[exchange]) in labels]  # fmt: skip
+        assert lag == [0.0]
     gold = scrape(first_run.jobs["gold"].metrics_port)
     assert sample_sum(gold, "k2_records_processed_total", layer="gold") == counts[GOLD_TABLE]
     assert sample_sum(gold, "k2_duplicates_removed_total") == DUPLICATED
