@@ -24,6 +24,7 @@ from k2_operator.builders import (
 from k2_operator.feed_deployments import desired_feeds
 from k2_operator.pipeline_spec import CredentialsSecretRef, PipelineSpec, RestartPolicySpec
 from k2_operator.planner import PipelinePlan, plan_pipeline
+from k2_operator.quality_process import desired_quality_deployment
 from k2_operator.spec_hash import spec_hash, stamp
 from k2_operator.state_machine import RestartPolicy
 from spark_jobs.job_config import JobConfig
@@ -53,6 +54,8 @@ class DesiredPipeline:
     jobs: dict[str, DesiredJob]
     #: exchange -> its stamped feed Deployment (exchanges with `feed` only).
     feeds: dict[str, dict[str, Any]]
+    #: The stamped Deployment of the pipeline's data-quality process (k2 quality).
+    quality: dict[str, Any]
 
     @property
     def restart_policy(self) -> RestartPolicy:
@@ -69,7 +72,8 @@ def desired_pipeline(ref: PipelineRef, spec: PipelineSpec) -> DesiredPipeline:
     )
     jobs = {job: desired_job(job_inputs(ref, spec, plan, job)) for job in spec.job_names}
     feeds = desired_feeds(ref, spec, secret_env(spec))
-    return DesiredPipeline(ref=ref, spec=spec, plan=plan, jobs=jobs, feeds=feeds)
+    quality = desired_quality_deployment(ref, spec, secret_env(spec))
+    return DesiredPipeline(ref=ref, spec=spec, plan=plan, jobs=jobs, feeds=feeds, quality=quality)
 
 
 def job_inputs(ref: PipelineRef, spec: PipelineSpec, plan: PipelinePlan, job: str) -> JobInputs:

@@ -75,6 +75,27 @@ class KubeApi:
         ).items
         return self._by_job(items, "Service")
 
+    def quality_deployment(self, namespace: str, pipeline: str) -> dict[str, Any] | None:
+        items = self.apps.list_namespaced_deployment(
+            namespace, label_selector=n.quality_selector(pipeline)
+        ).items
+        objects = [{**self.api_client.sanitize_for_serialization(i), "kind": "Deployment"} for i in items]
+        return objects[0] if objects else None
+
+    def config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            item = self.core.read_namespaced_config_map(name, namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return dict(self.api_client.sanitize_for_serialization(item))
+
+    def ensure_config_map(self, config_map: dict[str, Any]) -> None:
+        """Create it unless it exists; never overwrite (its data belongs to whoever writes it)."""
+        namespace = config_map["metadata"]["namespace"]
+        self._create(lambda: self.core.create_namespaced_config_map(namespace, config_map))
+
     def feed_deployments(self, namespace: str, pipeline: str) -> dict[str, dict[str, Any]]:
         """exchange -> its feed Deployment."""
         items = self.apps.list_namespaced_deployment(

@@ -181,6 +181,19 @@ class ResourceSpec:
 
 
 @dataclass(frozen=True)
+class QualitySpec:
+    """The data-quality process (k2 quality), outside the core budget."""
+
+    enabled: bool = True
+    interval_seconds: int = 300
+    stale_after_seconds: int = 300
+    dlq_warning: float = 0.01
+    dlq_critical: float = 0.05
+    cpu: str = "1"
+    memory: str = "2Gi"
+
+
+@dataclass(frozen=True)
 class RestartPolicySpec:
     type: RestartType = "OnFailure"
     max_retries: int = 5
@@ -206,6 +219,7 @@ class PipelineSpec:
     triggers: TriggerSpec = field(default_factory=TriggerSpec)
     resources: ResourceSpec = field(default_factory=ResourceSpec)
     restart_policy: RestartPolicySpec = field(default_factory=RestartPolicySpec)
+    quality: QualitySpec = field(default_factory=QualitySpec)
     #: Extra Spark settings for every job (read-only by convention); never a SPARK_CONF_DENYLIST key.
     spark_conf: dict[str, str] = field(default_factory=dict)
 
@@ -293,6 +307,8 @@ def _check_pipeline(spec: PipelineSpec) -> None:
         raise PipelineSpecError(
             "spec.restartPolicy.backoffMaxSeconds", "must be at least backoffInitialSeconds"
         )
+    if spec.quality.dlq_warning > spec.quality.dlq_critical:
+        raise PipelineSpecError("spec.quality.dlqWarning", "must not exceed quality.dlqCritical")
     if not spec.exchanges:
         raise PipelineSpecError("spec.exchanges", "needs at least one exchange")
     names = [e.name for e in spec.exchanges]
@@ -398,6 +414,7 @@ _NESTED: Final[dict[tuple[str, str], Any]] = {
     ("PipelineSpec", "triggers"): TriggerSpec,
     ("PipelineSpec", "resources"): ResourceSpec,
     ("PipelineSpec", "restart_policy"): RestartPolicySpec,
+    ("PipelineSpec", "quality"): QualitySpec,
     ("KafkaSpec", "credentials_secret_ref"): CredentialsSecretRef,
     ("SchemaRegistrySpec", "credentials_secret_ref"): CredentialsSecretRef,
     ("StorageSpec", "secret_ref"): SecretRef,
@@ -421,6 +438,10 @@ _SCALAR_KINDS: Final[dict[str, type]] = {
     "symbols": tuple,
     "rate": float,
     "stale_after_seconds": int,
+    "enabled": bool,
+    "interval_seconds": int,
+    "dlq_warning": float,
+    "dlq_critical": float,
 }
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from k2_operator import driver_rbac
+from k2_operator import naming as n
 from k2_operator.builders import PipelineRef
 from k2_operator.desired import DesiredPipeline, desired_pipeline, restart_policy
 from k2_operator.feed_deployments import feed_status
@@ -24,6 +25,7 @@ from k2_operator.pipeline_status import (
     record_from_status,
     record_to_status,
 )
+from k2_operator.quality_process import build_quality_rbac, build_report_config_map, quality_status
 from k2_operator.state_machine import (
     CreateDriver,
     DeleteDriver,
@@ -100,11 +102,16 @@ class Reconciler:
         )
         records, outcome = self._decide_and_act(desired, observed, old_status, now)
         self._sync_feeds(desired, observed)
+        self._sync_quality(desired)
         self._remove_unwanted(desired, observed)
         status = self._status(desired, records, meta.get("generation", 0), old_status, now)
         feeds = self._feeds_status(desired, observed, old_status)
         if feeds:  # no feeds, none before: no key (an empty map would rewrite the status every time)
             status["feeds"] = feeds
+        report = self.api.config_map(ref.namespace, n.quality_report_name(ref.name))
+        status["quality"] = quality_status(
+            report, desired.quality["metadata"]["name"], desired.spec.quality.enabled
+        )
         outcome.phase = status["phase"]
         if status["phase"] != old_status.get("phase"):
             kind = "Warning" if status["phase"] in _WARNING_PHASES else "Normal"
@@ -184,6 +191,14 @@ class Reconciler:
                 if job not in desired.jobs:
                     self.api.delete_child(obj)
 
+    def _sync_quality(self, desired: DesiredPipeline) -> None:
+        """The quality process: its Deployment follows the spec; its identity and report ConfigMap
+        are created once per pipeline (with the drivers' RBAC, see _ensure_rbac)."""
+        ref = desired.ref
+        existing = self.api.quality_deployment(ref.namespace, ref.name)
+        if self.api.sync_deployment(desired.quality, existing):
+            log.info("quality deployment written", extra={"namespace": ref.namespace, "pipeline": ref.name})
+
     def _ensure_rbac(self, ref: PipelineRef) -> None:
         if ref.uid in self._rbac_ensured:
             return
@@ -192,6 +207,9 @@ class Reconciler:
             driver_rbac.build_role(ref),
             driver_rbac.build_role_binding(ref),
         )
+        # The quality process's own identity: it may get and patch its report ConfigMap, nothing else.
+        self.api.ensure_driver_rbac(*build_quality_rbac(ref))
+        self.api.ensure_config_map(build_report_config_map(ref))
         self._rbac_ensured.add(ref.uid)
 
     def _status(

@@ -93,7 +93,7 @@ def test_example_is_accepted_and_kubectl_shows_the_printer_columns(
     kube_cluster.kubectl("apply", "-f", str(EXAMPLE_PATH))
     try:
         table = kube_cluster.kubectl("get", "sp", name, "-n", namespace).stdout.splitlines()
-        assert table[0].split() == ["NAME", "PHASE", "READY", "CORES", "AGE"]
+        assert table[0].split() == ["NAME", "PHASE", "READY", "CORES", "QUALITY", "AGE"]
         assert table[1].split()[:2] == [name, "14"]  # no status yet: PHASE and READY are empty
 
         status = {"status": {"phase": "Running", "ready": "5/5", "observedGeneration": 1}}
@@ -113,8 +113,11 @@ def test_example_is_accepted_and_kubectl_shows_the_printer_columns(
         wide = kube_cluster.kubectl(
             "get", "streamingpipelines.k2.dev", name, "-n", namespace, "-o", "wide"
         ).stdout
-        assert wide.split()[:6] == ["NAME", "PHASE", "READY", "CORES", "SUSPENDED", "AGE"]
-        assert wide.splitlines()[1].split()[4] == "false"
+        assert wide.split()[:8] == [
+            "NAME", "PHASE", "READY", "CORES", "QUALITY", "QUALITY-RUN", "SUSPENDED", "AGE"
+        ]  # fmt: skip
+        # SUSPENDED is the column before AGE (QUALITY may show an operator's "pending", QUALITY-RUN is empty)
+        assert wide.splitlines()[1].split()[-2] == "false"
         # The example spells out every default, so the server stored exactly what the model reads.
         stored = yaml.safe_load(kube_cluster.kubectl("get", "sp", name, "-n", namespace, "-o", "yaml").stdout)
         assert PipelineSpec.from_cr_spec(stored["spec"]) == PipelineSpec.from_cr_spec(example["spec"])
