@@ -6,6 +6,7 @@ process per pipeline on Kubernetes) and ``k2 local`` (a thread next to the five 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -87,8 +88,15 @@ def kafka_end_offsets(bootstrap_servers: str, topics: Mapping[str, str]) -> dict
     """exchange -> partition -> end offset (the next offset to be written) of each raw topic."""
     from confluent_kafka import Consumer, TopicPartition
 
+    from spark_jobs.feeds.producer import sasl_settings
+
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap_servers, "group.id": "k2-quality", "enable.auto.commit": False}
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": "k2-quality",
+            "enable.auto.commit": False,
+            **sasl_settings(os.environ),  # the operator sets these from spec.kafka.credentialsSecretRef
+        }
     )
     try:
         ends: dict[str, dict[int, int]] = {}
@@ -147,9 +155,7 @@ class QualityRunner:
                 warning=s.dlq_warning, critical=s.dlq_critical,
             )  # fmt: skip
         if name == checks.FRESHNESS:
-            ends = (
-                kafka_end_offsets(s.kafka_bootstrap_servers, s.topics) if s.kafka_bootstrap_servers else None
-            )
+            ends = self._kafka_end_offsets()
             return checks.freshness(
                 self._bronze(), self._silver(), self._table(GOLD_TABLE), now=now,
                 stale_after=timedelta(seconds=s.stale_after_seconds), kafka_end_offsets=ends,
@@ -159,6 +165,18 @@ class QualityRunner:
         if name == checks.CONSERVATION:
             return self._conservation(now)
         raise ValueError(f"unknown check {name!r}; known: {checks.CHECK_NAMES}")
+
+    def _kafka_end_offsets(self) -> dict[str, dict[int, int]] | None:
+        """Kafka's view for freshness; without it (no broker given, or unreachable) freshness still
+        runs, only unable to tell a dead feed from a stuck Bronze job."""
+        s = self.settings
+        if not s.kafka_bootstrap_servers:
+            return None
+        try:
+            return kafka_end_offsets(s.kafka_bootstrap_servers, s.topics)
+        except Exception:
+            log.exception("freshness: Kafka end offsets unavailable")
+            return None
 
     def _conservation(self, now: datetime) -> list[CheckResult]:
         s = self.settings

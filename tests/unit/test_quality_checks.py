@@ -330,3 +330,14 @@ def test_k2_quality_arguments_become_settings_and_results_print(tmp_path):
     result = CheckResult("duplicates", "gold/message_id", 2.0, 0.0, Status.CRITICAL, NOW, "2 duplicate rows")
     cli.print_results({"duplicates": [result]}, {"duplicates": 1.25}, Console(file=out, width=200))
     assert "gold/message_id" in out.getvalue() and "critical" in out.getvalue() and "1.25 s" in out.getvalue()
+
+
+def test_freshness_runs_without_kafka_when_the_broker_does_not_answer():
+    from spark_jobs.quality.runner import QualityRunner, QualitySettings
+
+    settings = QualitySettings(tables_uri="file:///nowhere", checkpoints_uri="file:///nowhere",
+                               kafka_bootstrap_servers="127.0.0.1:1")  # fmt: skip
+    runner = QualityRunner(spark=None, settings=settings)  # type: ignore[arg-type]
+    assert runner._kafka_end_offsets() is None
+    no_kafka = QualityRunner(spark=None, settings=QualitySettings("file:///t", "file:///c"))  # type: ignore[arg-type]
+    assert no_kafka._kafka_end_offsets() is None
