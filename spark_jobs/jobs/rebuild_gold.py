@@ -17,14 +17,12 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-
-from pyspark.sql import SparkSession
+from typing import TYPE_CHECKING
 
 from spark_jobs.contracts import EXCHANGES, GOLD_TABLE, silver_table
-from spark_jobs.jobs.delta_io import ensure_table
-from spark_jobs.jobs.gold_job import GOLD_TABLE_PROPERTIES
-from spark_jobs.jobs.table_schemas import GOLD_PARTITION_COLUMNS, gold_schema, silver_schema
-from spark_jobs.transforms.gold import GOLD_COLUMNS, to_gold
+
+if TYPE_CHECKING:  # Spark loads only when the command runs, so `k2 --help` stays fast
+    from pyspark.sql import SparkSession
 
 
 @dataclass(frozen=True)
@@ -35,6 +33,11 @@ class RebuildResult:
 
 
 def rebuild_gold(spark: SparkSession, tables_uri: str) -> RebuildResult:
+    from spark_jobs.jobs.delta_io import ensure_table
+    from spark_jobs.jobs.gold_job import GOLD_TABLE_PROPERTIES
+    from spark_jobs.jobs.table_schemas import GOLD_PARTITION_COLUMNS, gold_schema, silver_schema
+    from spark_jobs.transforms.gold import GOLD_COLUMNS, to_gold
+
     root = tables_uri.rstrip("/")
     gold_uri = f"{root}/{GOLD_TABLE}"
     for exchange in EXCHANGES:

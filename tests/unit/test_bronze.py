@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from spark_jobs.avro_schemas import load_schema
 from spark_jobs.synthetic_trades import DEFAULT_START, CryptoDataFactory, encode_confluent
-from spark_jobs.transforms.bronze import BRONZE_COLUMNS, BRONZE_PARTITION_COLUMN, BRONZE_SCHEMA, to_bronze
+from spark_jobs.transforms.bronze import BRONZE_COLUMNS, BRONZE_SCHEMA, to_bronze
 from tests.unit.kafka_rows import KAFKA_SOURCE_DDL
 
 pytestmark = pytest.mark.unit
@@ -76,10 +76,6 @@ def bronze(spark) -> BronzeRun:
 def test_bronze_columns_and_types_are_the_contract(bronze):
     assert bronze.bronze_df.columns == list(BRONZE_COLUMNS)
     assert [f.dataType for f in bronze.bronze_df.schema.fields] == [f.dataType for f in BRONZE_SCHEMA.fields]
-
-
-def test_partition_column_is_a_bronze_column():
-    assert BRONZE_PARTITION_COLUMN in BRONZE_COLUMNS
 
 
 def test_no_row_is_dropped_and_none_is_added(bronze):

@@ -143,7 +143,10 @@ def test_message_id_tells_apart_symbols_sharing_a_trade_id(sample_binance_raw_tr
 
 def test_kraken_hash_is_deterministic_and_sensitive():
     args = ("BTC/USD", 1717416000_123456, Decimal("43210.1"), Decimal("0.5"), "buy")
-    assert N.kraken_hash_id(*args) == N.kraken_hash_id(*args)
+    # the same trade written differently (trailing zeros) hashes the same: decimals are canonical
+    assert N.kraken_hash_id(*args) == N.kraken_hash_id(
+        *args[:2], Decimal("43210.100"), Decimal("0.50"), "buy"
+    )
     assert N.kraken_hash_id(*args) != N.kraken_hash_id("BTC/USD", 1717416000_123457, *args[2:])
     assert N.canonical_decimal(Decimal("43210.1"), 10) == "43210.1000000000"
 
