@@ -4,6 +4,17 @@ expressions (Silver uses them). Both are built from the constants below; tests c
 
 Exactness: prices and quantities are decimals end to end (never floats), and times are integer
 epoch microseconds computed with integer/string arithmetic only.
+
+Strictness: Silver accepts only what an exchange could send. Every text field is matched exactly as
+it arrives, with no trimming and no case folding: a symbol is upper-case ASCII letters and digits
+(Binance: ending in a known quote asset; Kraken: BASE/QUOTE), a price or quantity is ASCII decimal
+text (an optional leading minus, digits, an optional fraction; no whitespace, exponent or plus sign),
+a Kraken side is b/s/buy/sell as Kraken writes it. Lower-case symbols are REJECTED, not normalized:
+neither exchange sends them in a trade, so one is a sign of a broken producer (README: "What Silver
+accepts"). Trade ids and times must lie in plausible ranges (TRADE_ID_RANGE, PLAUSIBLE_TIME_RANGE).
+
+Every pattern below is a body without anchors: Python applies it with re.fullmatch, Spark with
+`^(?:body)\\z` (anchored), so a trailing newline matches neither ($ would accept one in both engines).
 """
 
 from __future__ import annotations
@@ -12,7 +23,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any, Final
 
 from pyspark.sql import Column
@@ -57,21 +68,44 @@ USD_PEGGED_QUOTES: Final[frozenset[str]] = frozenset(
     {"USD", "USDT", "USDC", "FDUSD", "TUSD", "BUSD", "USDP", "DAI"}
 )
 
-#: Kraken sends b/s (websocket v1) or buy/sell (v2); compared lower-cased and trimmed.
+#: Kraken sends b/s (websocket v1) or buy/sell (v2), lower-case; compared exactly.
 KRAKEN_SIDES: Final[dict[str, str]] = {"b": "buy", "s": "sell", "buy": "buy", "sell": "sell"}
 
-#: Epoch seconds with an optional fraction, exactly as Kraken sends it.
-EPOCH_SECONDS_PATTERN: Final = r"^([0-9]{1,12})(?:\.([0-9]*))?$"
+#: Characters of a symbol as the exchange writes it (anything else: invalid_symbol_syntax).
+BINANCE_SYMBOL_SYNTAX: Final = r"[A-Z0-9]{1,20}"
+KRAKEN_SYMBOL_SYNTAX: Final = r"[A-Z0-9/]{1,33}"
+#: Kraken's BASE/QUOTE shape (syntax ok but another shape: unknown_symbol_format).
+KRAKEN_PAIR_PATTERN: Final = r"([A-Z0-9]{1,16})/([A-Z0-9]{1,16})"
+#: A price or quantity: ASCII digits, an optional fraction, an optional leading minus (which the
+#: positivity checks then reject, with a reason more useful than "not a decimal").
+DECIMAL_SYNTAX: Final = r"-?[0-9]+(?:\.[0-9]+)?"
+#: Epoch seconds with an optional fraction of up to 9 digits, exactly as Kraken v1 sends it.
+EPOCH_SECONDS_PATTERN: Final = r"([0-9]{1,12})(?:\.([0-9]{1,9}))?"
+#: RFC3339 as Kraken v2 sends it ('2023-09-25T07:49:37.708706Z'): up to 6 fraction digits, an offset
+#: of Z or +-HH:MM up to 14 hours (the real range, and one both Python and Spark parse the same way).
+RFC3339_PATTERN: Final = (
+    r"[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
+    r"(?:Z|[+-](?:0[0-9]|1[0-4]):[0-5][0-9])"
+)
+
+#: Trade ids both exchanges can give: non-negative and exact in a JSON double (2^53 - 1), which is
+#: what the websocket JSON carries.
+TRADE_ID_RANGE: Final = (0, 2**53 - 1)
 
 MICROS_PER_SECOND: Final = 1_000_000
 MICROS_PER_HOUR: Final = 3_600 * MICROS_PER_SECOND
 MICROS_PER_DAY: Final = 24 * MICROS_PER_HOUR
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+#: [from, until) epoch µs of a plausible trade or ingestion time: from Bitcoin's genesis block
+#: (2009-01-03) to 2100. Tighter, relative bounds (age, future) are Silver's range check.
+PLAUSIBLE_TIME_RANGE: Final = (
+    int((datetime(2009, 1, 3, tzinfo=UTC) - _EPOCH).total_seconds()) * 1_000_000,
+    int((datetime(2100, 1, 1, tzinfo=UTC) - _EPOCH).total_seconds()) * 1_000_000,
+)
 
 PRICE_TYPE: Final = decimal_type("trade_v2", "price")
 QUANTITY_TYPE: Final = decimal_type("trade_v2", "quantity")
-#: Wide enough for any string that fits PRICE_TYPE/QUANTITY_TYPE: used to detect silent rounding.
-_WIDE_DECIMAL: Final = "decimal(38,18)"
 #: Length of the hex hash used as a Kraken trade id when Kraken gives none (64 bits).
 KRAKEN_HASH_ID_LENGTH: Final = 16
 
@@ -88,9 +122,14 @@ class NormalizationError(ValueError):
 # --- pure Python rules ---------------------------------------------------------------------------
 
 
+def matches(pattern: str, text: str) -> bool:
+    """The whole text matches the pattern body (Spark twin: matches_col)."""
+    return re.fullmatch(pattern, text) is not None
+
+
 def normalize_code(code: str) -> str:
-    upper = code.strip().upper()
-    return CURRENCY_ALIASES.get(upper, upper)
+    """Exchange alias -> common code (XBT -> BTC); the code is already upper-case by the syntax."""
+    return CURRENCY_ALIASES.get(code, code)
 
 
 def currency_name(code: str) -> str:
@@ -99,20 +138,36 @@ def currency_name(code: str) -> str:
 
 def split_binance_symbol(symbol: str) -> tuple[str, str] | None:
     """BTCUSDT -> (BTC, USDT): the longest known quote asset that ends the symbol after a non-empty
-    base; None when there is none."""
-    upper = symbol.strip().upper()
+    base; None when there is none or the symbol breaks BINANCE_SYMBOL_SYNTAX."""
+    if not matches(BINANCE_SYMBOL_SYNTAX, symbol):
+        return None
     for quote in QUOTE_ASSETS_LONGEST_FIRST:
-        if upper.endswith(quote) and len(upper) > len(quote):
-            return normalize_code(upper[: -len(quote)]), quote
+        if symbol.endswith(quote) and len(symbol) > len(quote):
+            return normalize_code(symbol[: -len(quote)]), quote
     return None
 
 
 def split_kraken_symbol(symbol: str) -> tuple[str, str] | None:
-    """XBT/USD -> (BTC, USD); None unless exactly BASE/QUOTE."""
-    parts = symbol.strip().split("/")
-    if len(parts) != 2 or not all(p.strip() for p in parts):
+    """XBT/USD -> (BTC, USD); None unless exactly BASE/QUOTE of upper-case ASCII letters and digits."""
+    pair = re.fullmatch(KRAKEN_PAIR_PATTERN, symbol)
+    if pair is None:
         return None
-    return normalize_code(parts[0]), normalize_code(parts[1])
+    return normalize_code(pair.group(1)), normalize_code(pair.group(2))
+
+
+SYMBOL_SYNTAX: Final[dict[str, str]] = {"binance": BINANCE_SYMBOL_SYNTAX, "kraken": KRAKEN_SYMBOL_SYNTAX}
+SPLIT_SYMBOL: Final = {"binance": split_binance_symbol, "kraken": split_kraken_symbol}
+
+
+def symbol_error(exchange: str, symbol: str) -> DlqErrorType | None:
+    """Which symbol check a raw symbol fails, in Silver's order; None for a valid symbol."""
+    if symbol == "":
+        return DlqErrorType.EMPTY_SYMBOL
+    if not matches(SYMBOL_SYNTAX[exchange], symbol):
+        return DlqErrorType.INVALID_SYMBOL_SYNTAX
+    if SPLIT_SYMBOL[exchange](symbol) is None:
+        return DlqErrorType.UNKNOWN_SYMBOL_FORMAT
+    return None
 
 
 def binance_side(is_buyer_maker: bool) -> str:
@@ -121,7 +176,18 @@ def binance_side(is_buyer_maker: bool) -> str:
 
 
 def kraken_side(raw_side: str) -> str | None:
-    return KRAKEN_SIDES.get(raw_side.strip().lower())
+    return KRAKEN_SIDES.get(raw_side)
+
+
+def is_plausible_trade_id(trade_id: int) -> bool:
+    return TRADE_ID_RANGE[0] <= trade_id <= TRADE_ID_RANGE[1]
+
+
+def plausible_time_micros(micros: int | None) -> int | None:
+    """micros when inside PLAUSIBLE_TIME_RANGE, else None."""
+    if micros is None or not PLAUSIBLE_TIME_RANGE[0] <= micros < PLAUSIBLE_TIME_RANGE[1]:
+        return None
+    return micros
 
 
 def ms_to_micros(epoch_ms: int) -> int:
@@ -129,18 +195,19 @@ def ms_to_micros(epoch_ms: int) -> int:
 
 
 def kraken_time_to_micros(value: str) -> int | None:
-    """'1700000000.1234567' -> 1700000000123456 (fraction truncated to µs, no float); RFC3339 too."""
-    text = value.strip()
-    epoch = re.fullmatch(EPOCH_SECONDS_PATTERN, text)
+    """'1700000000.1234567' -> 1700000000123456 (fraction truncated to µs, no float), or an RFC3339
+    time; None for any other text (see EPOCH_SECONDS_PATTERN, RFC3339_PATTERN) or a date that does
+    not exist. Not range-checked: see plausible_time_micros."""
+    epoch = re.fullmatch(EPOCH_SECONDS_PATTERN, value)
     if epoch:
         seconds, fraction = epoch.group(1), epoch.group(2) or ""
         return int(seconds) * MICROS_PER_SECOND + int(fraction[:6].ljust(6, "0"))
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
+    if not matches(RFC3339_PATTERN, value):
         return None
-    if parsed.tzinfo is None:
-        return None  # RFC3339 always carries an offset
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:  # a day the month does not have
+        return None
     return micros_from_datetime(parsed)
 
 
@@ -158,16 +225,17 @@ def utc_yyyymmdd(micros: int) -> str:
 
 
 def parse_decimal(text: str, precision: int, scale: int) -> Decimal | None:
-    """The exact decimal a string denotes if it fits decimal(precision, scale) without rounding."""
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
+    """The exact decimal an ASCII decimal text (DECIMAL_SYNTAX) denotes if it fits
+    decimal(precision, scale) without rounding."""
+    if not matches(DECIMAL_SYNTAX, text):
         return None
-    if not value.is_finite():
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
         return None
     try:
         quantized = value.quantize(Decimal(1).scaleb(-scale))
-    except InvalidOperation:  # more digits than the context holds: far too large for any V2 type
+    except InvalidOperation:  # more digits than the context's 28: far more than any V2 decimal
         return None
     if quantized != value or len(quantized.as_tuple().digits) > precision:
         return None
@@ -188,7 +256,8 @@ def trade_value_usd(price: Decimal, quantity: Decimal, quote_code: str) -> Decim
         raise NormalizationError(
             DlqErrorType.UNSUPPORTED_QUOTE_CURRENCY, f"quote {quote_code} has no USD rate"
         )
-    return price * quantity
+    # Exact: the default context (28 digits) would round a product of up to 18 + 19 digits.
+    return Context(prec=PRICE_TYPE.precision + QUANTITY_TYPE.precision).multiply(price, quantity)
 
 
 def message_id(exchange: str, symbol: str, timestamp_micros: int, trade_key: str) -> str:
@@ -226,17 +295,43 @@ class _Pair:
         return f"{self.base}/{self.quote}"
 
 
-def _pair(split: tuple[str, str] | None, raw_symbol: str) -> _Pair:
-    if not raw_symbol.strip():
-        raise NormalizationError(DlqErrorType.EMPTY_SYMBOL, "symbol is empty")
-    if split is None:
-        raise NormalizationError(DlqErrorType.UNKNOWN_SYMBOL_FORMAT, f"cannot split {raw_symbol!r}")
+def _pair(exchange: str, raw_symbol: str) -> _Pair:
+    error = symbol_error(exchange, raw_symbol)
+    if error is not None:
+        raise NormalizationError(error, f"symbol {raw_symbol!r}")
+    split = SPLIT_SYMBOL[exchange](raw_symbol)
+    assert split is not None
     return _Pair(*split)
 
 
-def _decimals(price_text: str | None, quantity_text: str | None) -> tuple[Decimal, Decimal]:
-    if price_text is None or quantity_text is None:
-        raise NormalizationError(DlqErrorType.MISSING_FIELD, "price or quantity is missing")
+def _require(raw: dict[str, Any], names: tuple[str, ...]) -> None:
+    missing = [n for n in names if raw.get(n) is None]
+    if missing:
+        raise NormalizationError(DlqErrorType.MISSING_FIELD, f"missing: {', '.join(missing)}")
+
+
+def _check_trade_id(trade_id: int | None) -> None:
+    if trade_id is not None and not is_plausible_trade_id(trade_id):
+        raise NormalizationError(DlqErrorType.INVALID_TRADE_ID, f"trade id {trade_id}")
+
+
+def _check_times(
+    micros: int | None, raw_time: Any, ingestion: int | datetime, time_window: tuple[int, int] | None
+) -> int:
+    """The trade time in µs, after the plausibility checks and (when given) Silver's [earliest,
+    latest] window, in Silver's order."""
+    if plausible_time_micros(micros) is None:
+        raise NormalizationError(DlqErrorType.INVALID_TIMESTAMP, f"trade time {raw_time!r}")
+    ingestion_micros = ingestion if isinstance(ingestion, int) else micros_from_datetime(ingestion)
+    if plausible_time_micros(ingestion_micros) is None:
+        raise NormalizationError(DlqErrorType.INVALID_TIMESTAMP, f"ingestion time {ingestion_micros}")
+    assert micros is not None
+    if time_window is not None and not time_window[0] <= micros <= time_window[1]:
+        raise NormalizationError(DlqErrorType.TIMESTAMP_OUT_OF_RANGE, f"trade time {micros} µs")
+    return micros
+
+
+def _decimals(price_text: str, quantity_text: str) -> tuple[Decimal, Decimal]:
     price = parse_decimal(price_text, PRICE_TYPE.precision, PRICE_TYPE.scale)
     quantity = parse_decimal(quantity_text, QUANTITY_TYPE.precision, QUANTITY_TYPE.scale)
     if price is None or quantity is None:
@@ -275,10 +370,25 @@ def _v2(
     return {name: values[name] for name in field_names("trade_v2")}  # in schema order
 
 
-def binance_to_v2(raw: dict[str, Any], schema_id: int, validation_timestamp: datetime) -> dict[str, Any]:
-    """The V2 trade Silver makes of a BinanceRawTrade (timestamp checks excepted: they need a clock)."""
-    pair = _pair(split_binance_symbol(raw["symbol"]), raw["symbol"])
-    price, quantity = _decimals(raw.get("price"), raw.get("quantity"))
+def binance_to_v2(
+    raw: dict[str, Any],
+    schema_id: int,
+    validation_timestamp: datetime,
+    time_window: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """The V2 trade Silver makes of a BinanceRawTrade, or NormalizationError naming the first check
+    that fails, in Silver's order. time_window: Silver's [earliest, latest] trade time in µs (its age
+    and future checks); None skips them."""
+    _require(raw, ("price", "quantity"))
+    pair = _pair("binance", raw["symbol"])
+    _check_trade_id(raw["trade_id"])
+    price, quantity = _decimals(raw["price"], raw["quantity"])
+    micros = _check_times(
+        plausible_time_micros(ms_to_micros(raw["trade_time_ms"])),
+        raw["trade_time_ms"],
+        raw["ingestion_timestamp"],
+        time_window,
+    )
     extra = {
         "side": binance_side(raw["is_buyer_maker"]),
         "is_market_maker": raw["is_buyer_maker"],
@@ -286,23 +396,30 @@ def binance_to_v2(raw: dict[str, Any], schema_id: int, validation_timestamp: dat
         "validation_timestamp": validation_timestamp,
         "schema_id": schema_id,
     }
-    micros = ms_to_micros(raw["trade_time_ms"])
     return _v2("binance", pair, price, quantity, micros, str(raw["trade_id"]), extra)
 
 
-def kraken_to_v2(raw: dict[str, Any], schema_id: int, validation_timestamp: datetime) -> dict[str, Any]:
-    """The V2 trade Silver makes of a KrakenRawTrade (timestamp checks excepted)."""
-    pair = _pair(split_kraken_symbol(raw["symbol"]), raw["symbol"])
-    if raw.get("side") is None or raw.get("trade_time_seconds") is None:
-        raise NormalizationError(DlqErrorType.MISSING_FIELD, "side or trade_time_seconds is missing")
-    price, quantity = _decimals(raw.get("price"), raw.get("quantity"))
+def kraken_to_v2(
+    raw: dict[str, Any],
+    schema_id: int,
+    validation_timestamp: datetime,
+    time_window: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """The V2 trade Silver makes of a KrakenRawTrade, or NormalizationError (see binance_to_v2)."""
+    _require(raw, ("price", "quantity", "trade_time_seconds", "side"))
+    pair = _pair("kraken", raw["symbol"])
+    trade_id = raw.get("trade_id")
+    _check_trade_id(trade_id)
+    price, quantity = _decimals(raw["price"], raw["quantity"])
     side = kraken_side(raw["side"])
     if side is None:
         raise NormalizationError(DlqErrorType.INVALID_SIDE, f"side {raw['side']!r}")
-    micros = kraken_time_to_micros(raw["trade_time_seconds"])
-    if micros is None:
-        raise NormalizationError(DlqErrorType.INVALID_TIMESTAMP, f"time {raw['trade_time_seconds']!r}")
-    trade_id = raw.get("trade_id")
+    micros = _check_times(
+        kraken_time_to_micros(raw["trade_time_seconds"]),
+        raw["trade_time_seconds"],
+        raw["ingestion_timestamp"],
+        time_window,
+    )
     key = (
         str(trade_id) if trade_id is not None else kraken_hash_id(pair.symbol, micros, price, quantity, side)
     )
@@ -327,9 +444,17 @@ def _literal_map(mapping: dict[str, str]) -> Column:
     return F.create_map(*[F.lit(item) for pair in sorted(mapping.items()) for item in pair])
 
 
+def matches_col(text: Column, pattern: str) -> Column:
+    """Spark twin of matches: the whole text matches (\\z: no trailing newline slips through)."""
+    return text.rlike(anchored(pattern))
+
+
+def anchored(pattern: str) -> str:
+    return f"^(?:{pattern})\\z"
+
+
 def normalize_code_col(code: Column) -> Column:
-    upper = F.upper(F.trim(code))
-    return F.coalesce(F.try_element_at(_literal_map(CURRENCY_ALIASES), upper), upper)
+    return F.coalesce(F.try_element_at(_literal_map(CURRENCY_ALIASES), code), code)
 
 
 def currency_name_col(code: Column) -> Column:
@@ -337,24 +462,34 @@ def currency_name_col(code: Column) -> Column:
 
 
 def binance_pair_cols(symbol: Column) -> tuple[Column, Column]:
-    """(base, quote) codes of a Binance symbol, both null when no known quote asset ends it."""
-    upper = F.upper(F.trim(symbol))
+    """(base, quote) codes of a Binance symbol, both null when it breaks the syntax or no known quote
+    asset ends it."""
+    valid = matches_col(symbol, BINANCE_SYMBOL_SYNTAX)
     quote: Column | None = None
     for asset in QUOTE_ASSETS_LONGEST_FIRST:
-        ends = upper.endswith(asset) & (F.length(upper) > len(asset))
+        ends = valid & symbol.endswith(asset) & (F.length(symbol) > len(asset))
         quote = F.when(ends, F.lit(asset)) if quote is None else quote.when(ends, F.lit(asset))
     assert quote is not None
-    base = F.when(quote.isNotNull(), upper.substr(F.lit(1), F.length(upper) - F.length(quote)))
+    base = F.when(quote.isNotNull(), symbol.substr(F.lit(1), F.length(symbol) - F.length(quote)))
     return normalize_code_col(base), quote
 
 
 def kraken_pair_cols(symbol: Column) -> tuple[Column, Column]:
-    """(base, quote) codes of BASE/QUOTE, each null unless the symbol has exactly two non-empty parts."""
-    parts = F.split(F.trim(symbol), "/")
-    well_formed = (F.size(parts) == 2) & (F.length(F.trim(parts[0])) > 0) & (F.length(F.trim(parts[1])) > 0)
-    base = F.when(well_formed, normalize_code_col(parts[0]))
-    quote = F.when(well_formed, normalize_code_col(parts[1]))
+    """(base, quote) codes of BASE/QUOTE, each null unless the symbol is exactly that shape."""
+    pattern = anchored(KRAKEN_PAIR_PATTERN)
+    well_formed = symbol.rlike(pattern)
+    base = F.when(well_formed, normalize_code_col(F.regexp_extract(symbol, pattern, 1)))
+    quote = F.when(well_formed, normalize_code_col(F.regexp_extract(symbol, pattern, 2)))
     return base, quote
+
+
+def symbol_error_col(exchange: str, symbol: Column, base: Column, quote: Column) -> Column:
+    """Spark twin of symbol_error (base/quote from the exchange's *_pair_cols)."""
+    return (
+        F.when(symbol == "", F.lit(DlqErrorType.EMPTY_SYMBOL.value))
+        .when(~matches_col(symbol, SYMBOL_SYNTAX[exchange]), F.lit(DlqErrorType.INVALID_SYMBOL_SYNTAX.value))
+        .when(base.isNull() | quote.isNull(), F.lit(DlqErrorType.UNKNOWN_SYMBOL_FORMAT.value))
+    )
 
 
 def binance_side_col(is_buyer_maker: Column) -> Column:
@@ -362,53 +497,35 @@ def binance_side_col(is_buyer_maker: Column) -> Column:
 
 
 def kraken_side_col(raw_side: Column) -> Column:
-    return F.try_element_at(_literal_map(KRAKEN_SIDES), F.lower(F.trim(raw_side)))
+    return F.try_element_at(_literal_map(KRAKEN_SIDES), raw_side)
+
+
+def is_plausible_trade_id_col(trade_id: Column) -> Column:
+    return trade_id.between(*TRADE_ID_RANGE)
+
+
+def plausible_time_micros_col(micros: Column) -> Column:
+    return F.when((micros >= PLAUSIBLE_TIME_RANGE[0]) & (micros < PLAUSIBLE_TIME_RANGE[1]), micros)
 
 
 def kraken_time_micros_col(value: Column) -> Column:
-    """Epoch-seconds strings by integer arithmetic on their digits; otherwise an RFC3339 string."""
-    text = F.trim(value)
-    is_epoch = text.rlike(EPOCH_SECONDS_PATTERN)
-    seconds = F.regexp_extract(text, EPOCH_SECONDS_PATTERN, 1).cast("long")
-    fraction = F.rpad(F.substring(F.regexp_extract(text, EPOCH_SECONDS_PATTERN, 2), 1, 6), 6, "0").cast(
-        "long"
-    )
-    has_offset = text.rlike(r"(Z|z|[+-][0-9]{2}:?[0-9]{2})$")
-    rfc3339 = F.when(has_offset, F.unix_micros(_try_cast(text, "timestamp")))
-    return F.when(is_epoch, seconds * MICROS_PER_SECOND + fraction).otherwise(rfc3339)
-
-
-def _try_cast(column: Column, type_name: str) -> Column:
-    return column.try_cast(type_name)
-
-
-#: A decimal number as text: integer digits, fraction digits, exponent (groups 1-3).
-DECIMAL_TEXT_PATTERN: Final = r"^[+-]?([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?$"
+    """Epoch-seconds strings by integer arithmetic on their digits; otherwise an RFC3339 string
+    (try_cast: null for a day the month does not have, as in Python)."""
+    epoch = anchored(EPOCH_SECONDS_PATTERN)
+    seconds = F.regexp_extract(value, epoch, 1).cast("long")
+    fraction = F.rpad(F.substring(F.regexp_extract(value, epoch, 2), 1, 6), 6, "0").cast("long")
+    rfc3339 = F.when(matches_col(value, RFC3339_PATTERN), F.unix_micros(value.try_cast("timestamp")))
+    return F.when(value.rlike(epoch), seconds * MICROS_PER_SECOND + fraction).otherwise(rfc3339)
 
 
 def decimal_col(text: Column, precision: int, scale: int) -> Column:
-    """The decimal a string denotes if it fits decimal(precision, scale) exactly, else null.
-
-    Two guards against silent rounding: the narrow cast must equal a wide one (too many digits for
-    the scale round differently), and the text's own scale (fraction digits without trailing zeros,
-    less the exponent) must not exceed `scale` (digits beyond the wide cast's 18 round away in both
-    casts: "1.0000000000000000001" would otherwise become 1)."""
-    trimmed = F.trim(text)
-    narrow = _try_cast(trimmed, f"decimal({precision},{scale})")
-    wide = _try_cast(trimmed, _WIDE_DECIMAL)
-    integer = F.regexp_extract(trimmed, DECIMAL_TEXT_PATTERN, 1)
-    fraction = F.regexp_extract(trimmed, DECIMAL_TEXT_PATTERN, 2)
-    exponent = F.when(F.regexp_extract(trimmed, DECIMAL_TEXT_PATTERN, 3) == "", F.lit(0)).otherwise(
-        _try_cast(F.regexp_extract(trimmed, DECIMAL_TEXT_PATTERN, 3), "int")
-    )
-    digits = F.concat(integer, fraction)
-    significant = F.regexp_replace(digits, "0+$", "")
-    text_scale = F.length(fraction) - exponent - (F.length(digits) - F.length(significant))
-    # All-zero digits denote zero, which fits any scale.
-    fits_scale = trimmed.rlike(DECIMAL_TEXT_PATTERN) & (
-        (F.regexp_replace(significant, "0", "") == "") | (text_scale <= scale)
-    )
-    return F.when((narrow == wide) & fits_scale, narrow)
+    """The decimal an ASCII decimal text denotes if it fits decimal(precision, scale) exactly, else
+    null."""
+    # Significant fraction digits (trailing zeros do not round): more than the scale would round.
+    fraction = F.regexp_extract(text, r"\.([0-9]*?)0*\z", 1)
+    fits_scale = matches_col(text, DECIMAL_SYNTAX) & (F.length(fraction) <= scale)
+    # With the fraction exact, the cast can only fail (null) on too many integer digits.
+    return F.when(fits_scale, text.try_cast(f"decimal({precision},{scale})"))
 
 
 def utc_date_col(micros: Column) -> Column:

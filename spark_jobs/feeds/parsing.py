@@ -40,9 +40,11 @@ def decimal_text(value: Any, where: str) -> str:
     """Exact decimal text of a JSON number or numeric string ('43000.10' stays '43000.10')."""
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
         raise FeedParseError(f"{where}: not a number: {value!r}")
-    text = str(value)
     try:
+        # A JSON number is written in plain notation: str(Decimal('0.0000001')) would be '1E-7',
+        # which Silver's strict decimal syntax rejects.
+        text = format(value, "f") if isinstance(value, Decimal) else str(value)
         Decimal(text)
-    except ArithmeticError:
+    except (ArithmeticError, ValueError):
         raise FeedParseError(f"{where}: not a number: {value!r}") from None
     return text

@@ -122,13 +122,15 @@ def decode_col(
 class Parts:
     """What Silver needs from one raw record, before validation."""
 
-    symbol_text: Column  # the raw symbol (for the empty check)
+    symbol_text: Column  # the raw symbol (for the empty and syntax checks)
     base: Column  # code, null when the symbol cannot be split
     quote: Column
     price_text: Column
     quantity_text: Column
-    micros: Column  # trade time, epoch µs, null when not parseable
+    micros: Column  # trade time, epoch µs, null when not parseable or not plausible
+    time_text: Column  # the raw trade time, for the reason
     side: Column  # buy | sell | null
+    trade_id: Column  # the exchange's id as sent (null: Kraken v1 sends none)
     is_market_maker: Column
     ingestion_timestamp: Column
     #: The exchange's trade identity, given the validated decimals and V2 symbol/side.
@@ -145,8 +147,10 @@ def binance_parts(raw: Column) -> Parts:
         quote=quote,
         price_text=raw["price"],
         quantity_text=raw["quantity"],
-        micros=F.try_multiply(raw["trade_time_ms"], F.lit(1000)),
+        micros=N.plausible_time_micros_col(F.try_multiply(raw["trade_time_ms"], F.lit(1000))),
+        time_text=raw["trade_time_ms"].cast(T.StringType()),
         side=N.binance_side_col(raw["is_buyer_maker"]),
+        trade_id=raw["trade_id"],
         is_market_maker=raw["is_buyer_maker"],
         ingestion_timestamp=raw["ingestion_timestamp"],
         trade_key=lambda *_: raw["trade_id"].cast(T.StringType()),
@@ -168,8 +172,10 @@ def kraken_parts(raw: Column) -> Parts:
         quote=quote,
         price_text=raw["price"],
         quantity_text=raw["quantity"],
-        micros=N.kraken_time_micros_col(raw["trade_time_seconds"]),
+        micros=N.plausible_time_micros_col(N.kraken_time_micros_col(raw["trade_time_seconds"])),
+        time_text=raw["trade_time_seconds"],
         side=side,
+        trade_id=raw["trade_id"],
         is_market_maker=side == F.lit("sell"),
         ingestion_timestamp=raw["ingestion_timestamp"],
         trade_key=trade_key,
@@ -214,7 +220,7 @@ def _checks(exchange: str, known_ids: list[int], max_age: timedelta) -> list[Che
         ),
         Check(
             DlqErrorType.AVRO_DECODE_ERROR,
-            raw.isNull() | _any_null(raw, required_fields(reader)),
+            raw.isNull() | _any_null(raw, required_fields(reader)) | _any_invalid_utf8(raw, reader),
             F.format_string(
                 "body of %d bytes does not decode with writer schema %d",
                 F.length("value") - HEADER_LENGTH,
@@ -222,11 +228,29 @@ def _checks(exchange: str, known_ids: list[int], max_age: timedelta) -> list[Che
             ),
         ),
         Check(DlqErrorType.MISSING_FIELD, _any_null(raw, needed), _null_names(raw, needed, "missing: ")),
-        Check(DlqErrorType.EMPTY_SYMBOL, F.trim(c("_symbol_text")) == "", F.lit("symbol is empty")),
+        Check(
+            DlqErrorType.EMPTY_SYMBOL,
+            c("_symbol_error") == DlqErrorType.EMPTY_SYMBOL.value,
+            F.lit("symbol is empty"),
+        ),
+        Check(
+            DlqErrorType.INVALID_SYMBOL_SYNTAX,
+            c("_symbol_error") == DlqErrorType.INVALID_SYMBOL_SYNTAX.value,
+            F.format_string(
+                "symbol '%s' is not %s (upper-case ASCII letters and digits)",
+                c("_symbol_text"),
+                F.lit(N.SYMBOL_SYNTAX[exchange]),
+            ),
+        ),
         Check(
             DlqErrorType.UNKNOWN_SYMBOL_FORMAT,
-            c("_base").isNull() | c("_quote").isNull(),
+            c("_symbol_error") == DlqErrorType.UNKNOWN_SYMBOL_FORMAT.value,
             F.format_string("cannot split symbol '%s' into base and quote", c("_symbol_text")),
+        ),
+        Check(
+            DlqErrorType.INVALID_TRADE_ID,
+            ~N.is_plausible_trade_id_col(c("_trade_id")),
+            F.format_string("trade id %d is outside [%d, %d]", c("_trade_id"), *map(F.lit, N.TRADE_ID_RANGE)),
         ),
         Check(
             DlqErrorType.INVALID_DECIMAL,
@@ -246,7 +270,18 @@ def _checks(exchange: str, known_ids: list[int], max_age: timedelta) -> list[Che
             F.concat(F.lit("quantity "), c("_quantity_text")),
         ),
         Check(DlqErrorType.INVALID_SIDE, c("_side").isNull(), F.lit("side is not buy/sell/b/s")),
-        Check(DlqErrorType.INVALID_TIMESTAMP, c("_micros").isNull(), F.lit("trade time is not parseable")),
+        Check(
+            DlqErrorType.INVALID_TIMESTAMP,
+            c("_micros").isNull() | N.plausible_time_micros_col(c("_ingestion_micros")).isNull(),
+            F.when(
+                c("_micros").isNull(),
+                F.format_string("trade time '%s' %s", c("_time_text"), F.lit(_PLAUSIBLE_TIME_TEXT)),
+            ).otherwise(
+                F.format_string(
+                    "ingestion time %d µs %s", c("_ingestion_micros"), F.lit(_PLAUSIBLE_TIME_TEXT)
+                )
+            ),
+        ),
         Check(
             DlqErrorType.TIMESTAMP_OUT_OF_RANGE,
             # a record without a Kafka timestamp cannot be judged: out of range, not waved through
@@ -270,6 +305,19 @@ def _checks(exchange: str, known_ids: list[int], max_age: timedelta) -> list[Che
             _null_names(None, V2_COLUMNS, "null V2 fields: "),
         ),
     ]
+
+
+_PLAUSIBLE_TIME_TEXT: Final = "is not a time (epoch seconds or RFC3339 for Kraken) in [{}, {}) µs".format(
+    *N.PLAUSIBLE_TIME_RANGE
+)
+
+
+def _any_invalid_utf8(raw: Column, reader: str) -> Column:
+    """True when a string field holds bytes that are not UTF-8: Avro strings are UTF-8, and Spark's
+    decoder (unlike Python's) does not check it."""
+    strings = [f.name for f in spark_schema(reader).fields if isinstance(f.dataType, T.StringType)]
+    invalid = [F.coalesce(~F.is_valid_utf8(raw[name]), F.lit(False)) for name in strings]
+    return functools.reduce(operator.or_, invalid, F.lit(False))
 
 
 def _any_null(struct: Column | None, names: tuple[str, ...]) -> Column:
@@ -346,12 +394,16 @@ def classify_bronze(
             "_symbol_text": parts.symbol_text,
             "_base": parts.base,
             "_quote": parts.quote,
+            "_symbol_error": N.symbol_error_col(exchange, parts.symbol_text, parts.base, parts.quote),
             "_price_text": parts.price_text,
             "_quantity_text": parts.quantity_text,
             "_price": N.decimal_col(parts.price_text, N.PRICE_TYPE.precision, N.PRICE_TYPE.scale),
             "_quantity": N.decimal_col(parts.quantity_text, N.QUANTITY_TYPE.precision, N.QUANTITY_TYPE.scale),
             "_micros": parts.micros,
+            "_time_text": parts.time_text,
+            "_ingestion_micros": F.unix_micros(parts.ingestion_timestamp),
             "_side": parts.side,
+            "_trade_id": parts.trade_id,
         }
     )
     symbol = F.when(

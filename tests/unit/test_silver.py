@@ -150,7 +150,13 @@ def binance_cases() -> list[Case]:
         bad("zero_price", DlqErrorType.NON_POSITIVE_PRICE, price="0"),
         bad("zero_quantity", DlqErrorType.NON_POSITIVE_QUANTITY, quantity="0.00000000"),
         bad("empty_symbol", DlqErrorType.EMPTY_SYMBOL, symbol=""),
-        bad("blank_symbol", DlqErrorType.EMPTY_SYMBOL, symbol="   "),
+        bad("blank_symbol", DlqErrorType.INVALID_SYMBOL_SYNTAX, symbol="   "),
+        bad("lower_case_symbol", DlqErrorType.INVALID_SYMBOL_SYNTAX, symbol="btcusdt"),
+        bad("slash_in_symbol", DlqErrorType.INVALID_SYMBOL_SYNTAX, symbol="BTC/USDT"),
+        bad("emoji_base", DlqErrorType.INVALID_SYMBOL_SYNTAX, symbol="\U0001f600USDT"),
+        bad("arabic_indic_price", DlqErrorType.INVALID_DECIMAL, price="\u0661\u0662\u0663"),
+        bad("padded_price", DlqErrorType.INVALID_DECIMAL, price=" 1"),
+        bad("negative_trade_id", DlqErrorType.INVALID_TRADE_ID, trade_id=-1),
         bad("unknown_quote", DlqErrorType.UNKNOWN_SYMBOL_FORMAT, symbol="BTCXYZ"),
         bad("quote_only", DlqErrorType.UNKNOWN_SYMBOL_FORMAT, symbol="USDT"),
         bad("price_not_a_number", DlqErrorType.INVALID_DECIMAL, price="43k"),
@@ -465,8 +471,9 @@ def test_no_writer_schemas_sends_everything_to_unknown_schema_id(spark):
     assert [r.error_type for r in dlq.collect()] == ["unknown_schema_id"]
 
 
-def test_a_null_v2_field_is_dead_lettered_not_dropped(spark):
-    """A pre-1970 trade passes a huge max_age but has no valid V2 timestamp: the last check catches it."""
+def test_an_implausible_time_is_invalid_even_with_a_huge_max_age(spark):
+    """A pre-2009 trade passes a huge max_age but is no plausible trade time (before the time checks
+    were strict it reached the last, incomplete_record, check)."""
     raw = CryptoDataFactory().binance_raw_trade(trade_time_ms=-5)
     values = [encode_confluent(1, load_schema("binance_raw_trade"), raw)]
     bronze = to_bronze(kafka_source_df(spark, values), now=NOW)
@@ -475,8 +482,8 @@ def test_a_null_v2_field_is_dead_lettered_not_dropped(spark):
     )
     rows = dlq.collect()
     assert silver.count() == 0
-    assert [r.error_type for r in rows] == ["incomplete_record"]
-    assert "message_id" in rows[0].error_reason and "timestamp" in rows[0].error_reason
+    assert [r.error_type for r in rows] == ["invalid_timestamp"]
+    assert rows[0].error_reason.startswith("trade time '-5' is not a time")
 
 
 def test_a_batch_dataframe_needs_an_explicit_validation_time(spark):
