@@ -54,11 +54,35 @@ def scrape_configs(
         + ";"
         + ";".join("true" for _ in match_labels),
     }
+    # matchExpressions (operator In and Exists; the chart uses In) become one keep rule each.
+    expression_keeps = []
+    for expression in spec["selector"].get("matchExpressions", []):
+        key, operator = _label_name(expression["key"]), expression["operator"]
+        if operator == "In":
+            present = f"__meta_kubernetes_pod_labelpresent_{key}"
+            expression_keeps.append(
+                {
+                    "action": "keep",
+                    "source_labels": [f"__meta_kubernetes_pod_label_{key}", present],
+                    "regex": f"({'|'.join(expression['values'])});true",
+                }
+            )
+        elif operator == "Exists":
+            expression_keeps.append(
+                {
+                    "action": "keep",
+                    "source_labels": [f"__meta_kubernetes_pod_labelpresent_{key}"],
+                    "regex": "true",
+                }
+            )
+        else:
+            raise ValueError(f"selector operator {operator} is not translated here")
     jobs = []
     for index, endpoint in enumerate(spec["podMetricsEndpoints"]):
         port = endpoint["port"]
         relabel = [
             selector_keep,
+            *expression_keeps,
             {"action": "keep", "source_labels": ["__meta_kubernetes_pod_container_port_name"], "regex": port},
             {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
             {"source_labels": ["__meta_kubernetes_pod_container_name"], "target_label": "container"},
