@@ -341,3 +341,22 @@ def test_freshness_runs_without_kafka_when_the_broker_does_not_answer():
     assert runner._kafka_end_offsets() is None
     no_kafka = QualityRunner(spark=None, settings=QualitySettings("file:///t", "file:///c"))  # type: ignore[arg-type]
     assert no_kafka._kafka_end_offsets() is None
+
+
+def test_the_schedule_runs_each_check_when_its_interval_has_passed(monkeypatch):
+    from spark_jobs.quality import runner as runner_module
+    from spark_jobs.quality.runner import QualityRunner, QualitySettings
+
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(runner_module.time, "monotonic", lambda: clock["now"])
+    settings = QualitySettings.with_interval(300, tables_uri="file:///t", checkpoints_uri="file:///c")
+    runner = QualityRunner(spark=None, settings=settings)  # type: ignore[arg-type]
+    ran: list[str] = []
+    monkeypatch.setattr(runner, "run_check", lambda name, now: ran.append(name) or [])
+    assert runner.run_due() == list(checks.CHECK_NAMES)  # everything at the start
+    assert runner.run_due() == []
+    clock["now"] += 301
+    assert runner.run_due() == [checks.DLQ_RATE, checks.FRESHNESS, checks.CONSERVATION]
+    clock["now"] += 3600
+    assert checks.DUPLICATES in runner.run_due()
+    assert ran.count(checks.DUPLICATES) == 2 and ran.count(checks.DLQ_RATE) == 3
