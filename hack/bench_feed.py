@@ -18,7 +18,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer
 
-from spark_jobs.contracts import raw_topic
+from spark_jobs.contracts import raw_topic, with_rejected_topics
 from spark_jobs.feeds import run_feed
 from spark_jobs.feeds.producer import PRODUCER_SETTINGS
 from spark_jobs.local_infra.installs import kafka_home
@@ -94,7 +94,7 @@ def main() -> int:
             for exchange in ("binance", "kraken"):
                 topic = f"{raw_topic(exchange)}.bench"
                 perf_topic = f"bench.producer-performance.{exchange}"
-                broker.create_topics([topic, perf_topic], partitions=3)
+                broker.create_topics([*with_rejected_topics([topic]), perf_topic], partitions=3)
                 stats = run_feed(
                     [exchange], "synthetic", 0, None, broker.bootstrap_servers, registry.url,
                     limit=args.records, topics={exchange: topic},

@@ -26,7 +26,7 @@ from typing import Any
 
 from paced_load import LoadStats, run_paced_load
 
-from spark_jobs.contracts import EXCHANGES, JOBS, raw_topic, value_subject
+from spark_jobs.contracts import EXCHANGES, JOBS, raw_topic, value_subject, with_rejected_topics
 from spark_jobs.feeds import run_feed
 from spark_jobs.job_config import JobConfig
 from spark_jobs.local_infra.installs import kafka_home
@@ -112,7 +112,7 @@ def bench_bronze_ingest(spark: Any, broker: KafkaBroker, registry: SchemaRegistr
     for days, so its steady state is a JIT-compiled JVM: the first passes (the first one is reported)
     warm it up, the median of the rest is compared with the median of as many ConsumerPerformance runs."""
     topic = f"{raw_topic('binance')}.bench-ingest"
-    broker.create_topics([topic], partitions=3)
+    broker.create_topics(with_rejected_topics([topic]), partitions=3)
     stats = run_feed(["binance"], "synthetic", 0, None, broker.bootstrap_servers, registry.url,
                      limit=records, topics={"binance": topic})  # fmt: skip
     print(f"(a) filled {topic} with {stats.produced} trades in {stats.elapsed_seconds:.1f} s")
@@ -192,7 +192,7 @@ def bench_latency(spark: Any, broker: KafkaBroker, registry: SchemaRegistry, wor
 
     suffix = f".bench-{rate}"
     topics: dict[str, str] = {e: raw_topic(e) + suffix for e in EXCHANGES}
-    broker.create_topics(topics.values(), partitions=3)
+    broker.create_topics(with_rejected_topics(topics.values()), partitions=3)
     ids = register_trade_schemas(registry.url, topics)
     schema_ids = {e: ids[value_subject(t)] for e, t in topics.items()}
     root = work / f"latency-{rate}"

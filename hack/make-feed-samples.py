@@ -4,13 +4,15 @@
 This machine has no internet, so the samples are not captured from the exchanges: they are written
 message by message in the wire formats Binance (combined trade stream) and Kraken (websocket v2
 trade channel) document, with prices and sizes from the seeded CryptoDataFactory, including the
-control messages each exchange sends, multi-trade Kraken messages and a few malformed messages.
+control messages each exchange sends, multi-trade Kraken messages, a few malformed messages and two
+multi-trade messages with one bad trade each (their siblings are good trades).
 They are as messy as the real feeds: trade ids count per symbol from overlapping ranges (two symbols
 share ids on the same day), some Binance messages arrive twice (a resend), Kraken reconnects midway
 and its new snapshot resends recent trades, prices carry more fractional digits than needed, and
 Kraken's JSON-number sizes come in exponent form (8.3e-05).
 manifest.json records, by construction, how many messages, trades (as produced), distinct trades,
-control and malformed messages each file holds; the replay tests check the feed against it.
+control and malformed messages and rejected trades each file holds; the replay tests check the feed
+against it.
 
     .venv/bin/python hack/make-feed-samples.py
 """
@@ -34,15 +36,24 @@ class Recording:
         self.rng = random.Random(seed)
         self.offset = 0.0
         self.lines: list[str] = []
-        self.counts = {"messages": 0, "trades": 0, "distinct_trades": 0, "control": 0, "malformed": 0}
+        self.counts = {
+            "messages": 0,
+            "trades": 0,
+            "distinct_trades": 0,
+            "control": 0,
+            "malformed": 0,
+            "rejected_trades": 0,
+        }
 
-    def add(self, raw: str, kind: str, trades: int = 0, resent: int = 0) -> None:
-        """One message; `resent` of its `trades` were already sent earlier (same symbol and id)."""
+    def add(self, raw: str, kind: str, trades: int = 0, resent: int = 0, rejected_trades: int = 0) -> None:
+        """One message; `resent` of its `trades` were already sent earlier (same symbol and id);
+        `rejected_trades` more of it are bad trades the feed rejects alone."""
         self.offset += self.rng.uniform(0.01, 0.25)
         self.lines.append(json.dumps({"offset_seconds": round(self.offset, 3), "raw": raw}))
         self.counts["messages"] += 1
         self.counts["trades"] += trades
         self.counts["distinct_trades"] += trades - resent
+        self.counts["rejected_trades"] += rejected_trades
         if kind != "trade":
             self.counts[kind] += 1
 
@@ -158,14 +169,16 @@ def kraken_recording() -> Recording:
             sent[symbols[base]] += trades
         elif kind == "truncated":
             rec.add(compact(message)[:80], "malformed")
-        elif kind == "missing_qty":
+        elif kind == "missing_qty":  # one bad trade: its siblings are still trades
             del trades[-1]["qty"]
-            rec.add(compact(message), "malformed")
+            rec.add(compact(message), "trade", trades=size - 1, rejected_trades=1)
+            sent[symbols[base]] += trades[:-1]
         elif kind == "empty_data":
             rec.add(compact({"channel": "trade", "type": "update", "data": []}), "malformed")
         elif kind == "price_text":
             trades[0]["price"] = "about 60k"
-            rec.add(compact(message), "malformed")
+            rec.add(compact(message), "trade", trades=size - 1, rejected_trades=1)
+            sent[symbols[base]] += trades[1:]
         else:
             ticker = {"channel": "ticker", "type": "update", "data": [{"symbol": "BTC/USD"}]}
             rec.add(compact(ticker), "malformed")

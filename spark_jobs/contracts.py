@@ -6,6 +6,7 @@ them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final, Literal
 
 Exchange = Literal["binance", "kraken"]
@@ -26,6 +27,29 @@ def value_subject(topic: str) -> str:
 
 
 RAW_TOPICS: Final[dict[str, str]] = {exchange: raw_topic(exchange) for exchange in EXCHANGES}
+
+#: Appended to a raw topic's name to name its rejected-frames topic.
+REJECTED_TOPIC_SUFFIX: Final = ".rejected"
+
+
+def rejected_topic(topic: str) -> str:
+    """Kafka topic beside the raw topic `topic` for what its feed could not turn into trades (a frame
+    that is not JSON or not of a known shape, or one bad trade of a multi-trade message), as a JSON
+    envelope (spark_jobs.rejected_frames). The Bronze job reads both; Silver sends these to the DLQ."""
+    return f"{topic}{REJECTED_TOPIC_SUFFIX}"
+
+
+def feed_topics(topic: str) -> tuple[str, str]:
+    """The topics a feed writes and a Bronze job reads for one raw topic: (raw, rejected)."""
+    return topic, rejected_topic(topic)
+
+
+def with_rejected_topics(raw_topics: Iterable[str]) -> list[str]:
+    """Every topic to create for these raw topics: each one and its rejected-frames topic."""
+    return [name for topic in raw_topics for name in feed_topics(topic)]
+
+
+REJECTED_TOPICS: Final[dict[str, str]] = {e: rejected_topic(t) for e, t in RAW_TOPICS.items()}
 
 
 def bronze_table(exchange: str) -> str:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from spark_jobs.feeds.parsing import FeedParseError, decimal_text, load_json, require
+from spark_jobs.feeds.parsing import FeedParseError, ParsedMessage, decimal_text, load_json, require
 
 EXCHANGE = "binance"
 LIVE_URL = "wss://stream.binance.com:9443"
@@ -28,14 +28,15 @@ def subscribe_messages(symbols: Sequence[str]) -> list[dict[str, Any]]:
     return []
 
 
-def parse_message(text: str, ingestion_micros: int) -> list[dict[str, Any]]:
-    """The trade in a combined-stream message; [] for control messages (subscription replies)."""
+def parse_message(text: str, ingestion_micros: int) -> ParsedMessage:
+    """The trade in a combined-stream message; none for control messages (subscription replies).
+    A message is one trade, so a bad trade is a bad message: FeedParseError."""
     payload = load_json(text)
     if not isinstance(payload, dict):
         raise FeedParseError("message is not a JSON object")
     if "data" not in payload:
         if "result" in payload or "id" in payload:
-            return []  # reply to a SUBSCRIBE/LIST request
+            return ParsedMessage([])  # reply to a SUBSCRIBE/LIST request
         raise FeedParseError("no 'data' in a combined-stream message")
     data = payload["data"]
     if not isinstance(data, dict):
@@ -43,19 +44,18 @@ def parse_message(text: str, ingestion_micros: int) -> list[dict[str, Any]]:
     event_type = require(data, "e", str, "binance event")
     if event_type != "trade":
         raise FeedParseError(f"unexpected event type {event_type!r} on a trade stream")
-    return [
-        {
-            "event_type": event_type,
-            "event_time_ms": require(data, "E", int, "binance trade"),
-            "symbol": require(data, "s", str, "binance trade"),
-            "trade_id": require(data, "t", int, "binance trade"),
-            "price": decimal_text(require(data, "p", str, "binance trade"), "binance price"),
-            "quantity": decimal_text(require(data, "q", str, "binance trade"), "binance quantity"),
-            "trade_time_ms": require(data, "T", int, "binance trade"),
-            "is_buyer_maker": require(data, "m", bool, "binance trade"),
-            "ingestion_timestamp": ingestion_micros,
-        }
-    ]
+    trade = {
+        "event_type": event_type,
+        "event_time_ms": require(data, "E", int, "binance trade"),
+        "symbol": require(data, "s", str, "binance trade"),
+        "trade_id": require(data, "t", int, "binance trade"),
+        "price": decimal_text(require(data, "p", str, "binance trade"), "binance price"),
+        "quantity": decimal_text(require(data, "q", str, "binance trade"), "binance quantity"),
+        "trade_time_ms": require(data, "T", int, "binance trade"),
+        "is_buyer_maker": require(data, "m", bool, "binance trade"),
+        "ingestion_timestamp": ingestion_micros,
+    }
+    return ParsedMessage([trade])
 
 
 def wire_message(trade: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from spark_jobs.contracts import EXCHANGES, raw_topic
@@ -14,6 +15,7 @@ from spark_jobs.feeds.health import serve_feed_endpoint
 from spark_jobs.feeds.runner import run_feed
 from spark_jobs.feeds.sources import SOURCES
 from spark_jobs.feeds.sources.live import ReconnectPolicy
+from spark_jobs.feeds.sources.replay import recording_files
 from spark_jobs.feeds.stats import FeedStats
 from spark_jobs.logging_setup import configure_json_logging
 
@@ -38,6 +40,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--speed", type=float, default=1.0, help="replay: 1 = recorded pace, 10 = 10x faster, 0 = flat out"
     )
     parser.add_argument("--loops", type=int, default=1, help="replay: passes over the sample, 0 = forever")
+    parser.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="[EXCHANGE=]PATH",
+        help="replay: your own recording instead of the bundled sample: a folder of <exchange>.jsonl "
+        "(what --record writes), or one exchange's file (with --exchange, or as kraken=PATH); repeatable",
+    )
+    parser.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write every received message (any source; live is the point) to DIR/<exchange>.jsonl in "
+        "the replay format, for `--source replay --file DIR` later",
+    )
     parser.add_argument("--seed", type=int, default=42, help="synthetic: generator seed")
     parser.add_argument(
         "--bootstrap-servers",
@@ -89,6 +107,16 @@ def run(args: argparse.Namespace) -> int:
     if args.topic and len(exchanges) != 1:
         print("k2 feed: --topic needs one --exchange", file=sys.stderr)
         return 2
+    try:
+        replay_files = replay_files_from_args(args.file, exchanges)
+    except ValueError as exc:
+        print(f"k2 feed: {exc}", file=sys.stderr)
+        return 2
+    if replay_files:
+        if args.source != "replay":
+            print("k2 feed: --file needs --source replay", file=sys.stderr)
+            return 2
+        exchanges = [e for e in exchanges if e in replay_files]
     configure_json_logging()
     topics = {exchange: (args.topic or raw_topic(exchange)) + args.topic_suffix for exchange in exchanges}
     stats = FeedStats()
@@ -100,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
         "topics": topics,
         "reconnect": ReconnectPolicy(watchdog_seconds=args.watchdog),
         "stats": stats,
+        "replay_files": replay_files or None,
+        "record_dir": args.record,
     }
     if args.symbols:
         options["symbols"] = dict.fromkeys(exchanges, args.symbols)
@@ -122,3 +152,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(json.dumps(stats.to_dict(), indent=2))
     return 1 if stats.errors else 0
+
+
+def replay_files_from_args(values: list[str], exchanges: list[str]) -> dict[str, Path]:
+    """--file values -> {exchange: recording}; 'kraken=PATH' names the exchange of one file."""
+    files: dict[str, Path] = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if sep and name in EXCHANGES:
+            files.update(recording_files(Path(rest), [name]))
+        else:
+            files.update(recording_files(Path(value), exchanges))
+    return files

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spark_jobs.feeds import binance, kraken
+from spark_jobs.feeds.parsing import ParsedMessage
 
 
 @dataclass(frozen=True)
@@ -15,8 +16,9 @@ class ExchangeHandler:
     exchange: str
     live_url: str
     default_symbols: tuple[str, ...]
-    #: (raw text, ingestion time in epoch micros) -> raw trade records; raises FeedParseError
-    parse_message: Callable[[str, int], list[dict[str, Any]]]
+    #: (raw text, ingestion time in epoch micros) -> raw trade records and rejected trades; raises
+    #: FeedParseError for a message that cannot be parsed at all
+    parse_message: Callable[[str, int], ParsedMessage]
     stream_url: Callable[[Sequence[str], str], str]
     subscribe_messages: Callable[[Sequence[str]], list[dict[str, Any]]]
 

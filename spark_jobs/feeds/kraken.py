@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from spark_jobs.feeds.parsing import FeedParseError, decimal_text, load_json, require
+from spark_jobs.feeds.parsing import FeedParseError, ParsedMessage, decimal_text, load_json, require
 
 EXCHANGE = "kraken"
 LIVE_URL = "wss://ws.kraken.com/v2"
@@ -30,24 +30,34 @@ def subscribe_messages(symbols: Sequence[str]) -> list[dict[str, Any]]:
     return [{"method": "subscribe", "params": {"channel": "trade", "symbol": list(symbols)}}]
 
 
-def parse_message(text: str, ingestion_micros: int) -> list[dict[str, Any]]:
-    """Every trade of a trade-channel message; [] for control messages."""
+def parse_message(text: str, ingestion_micros: int) -> ParsedMessage:
+    """Every trade of a trade-channel message; none for control messages. A message that is not a
+    trade message of the documented shape raises FeedParseError; a bad trade inside a good message
+    is rejected alone (with its position in the reason) and its siblings are kept."""
     payload = load_json(text)
     if not isinstance(payload, dict):
         raise FeedParseError("message is not a JSON object")
     if "method" in payload:
         if payload.get("success") is False:
             raise FeedParseError(f"request failed: {payload.get('error')!r}")
-        return []  # subscribe/unsubscribe/ping acknowledgement
+        return ParsedMessage([])  # subscribe/unsubscribe/ping acknowledgement
     channel = payload.get("channel")
     if channel in CONTROL_CHANNELS:
-        return []
+        return ParsedMessage([])
     if channel != "trade":
         raise FeedParseError(f"unexpected channel {channel!r}")
     data = require(payload, "data", list, "kraken trade message")
     if not data:
         raise FeedParseError("trade message without trades")
-    return [_trade(item, ingestion_micros) for item in data]
+    trades, rejected = [], []
+    for position, item in enumerate(data, start=1):
+        try:
+            trades.append(_trade(item, ingestion_micros))
+        except FeedParseError as exc:
+            trade_id = item.get("trade_id") if isinstance(item, dict) else None
+            where = f"trade {position} of {len(data)}" + (f" (trade_id {trade_id})" if trade_id else "")
+            rejected.append(f"{where}: {exc}")
+    return ParsedMessage(trades, rejected)
 
 
 def _trade(item: Any, ingestion_micros: int) -> dict[str, Any]:

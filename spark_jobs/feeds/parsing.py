@@ -7,6 +7,7 @@ float (a float would turn Kraken's 0.1 into 0.1000000000000000055...).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +15,18 @@ _DECODER = json.JSONDecoder(parse_float=Decimal)  # one decoder: json.loads(pars
 
 
 class FeedParseError(ValueError):
-    """A message that is not what the exchange documents: counted, logged with its text, skipped."""
+    """A message that is not what the exchange documents: counted, logged, and produced with its
+    text and this reason to the rejected-frames topic (so it reaches the DLQ)."""
+
+
+@dataclass(frozen=True)
+class ParsedMessage:
+    """What one message holds: its good trades, and a reason per trade of it that could not be
+    parsed (one bad trade of a multi-trade message does not cost its siblings). No trades and no
+    rejects: a control message."""
+
+    trades: list[dict[str, Any]]
+    rejected: list[str] = field(default_factory=list)
 
 
 def load_json(text: str) -> Any:

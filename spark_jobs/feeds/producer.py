@@ -1,5 +1,6 @@
 """Trades into Kafka in Confluent wire format: key = symbol, value = AvroSerializer output (magic
-byte 0, 4-byte schema id, Avro body) under subject `<topic>-value`.
+byte 0, 4-byte schema id, Avro body) under subject `<topic>-value`. What a feed could not parse goes
+to the raw topic's rejected-frames topic as a JSON envelope (spark_jobs.rejected_frames).
 
 The producer is idempotent (acks=all), compresses with lz4 and lingers briefly to batch. Every
 delivery report is counted; failures are logged, never dropped silently; close() flushes.
@@ -17,8 +18,10 @@ from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from spark_jobs.avro_schemas import raw_schema_name, schema_json
+from spark_jobs.contracts import feed_topics, rejected_topic
 from spark_jobs.feeds.stats import FeedStats
 from spark_jobs.registry_client import registry_client, topic_value_subject
+from spark_jobs.rejected_frames import encode_rejected_frame
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,9 @@ class TradeProducer:
         self._in_flight = dict.fromkeys(self.topics, 0)
         self._counted_out = False
         self._reports = {exchange: self._on_delivery(exchange) for exchange in self.topics}
+        self._rejected_reports = {
+            exchange: self._on_delivery(exchange, rejected=True) for exchange in self.topics
+        }
         self._producer = Producer(
             {
                 "bootstrap.servers": bootstrap_servers,
@@ -91,16 +97,23 @@ class TradeProducer:
             present = self._producer.list_topics(timeout=timeout).topics
         except KafkaException as exc:
             raise RuntimeError(f"Kafka unreachable: {exc.args[0].str()}") from exc
-        return sorted(topic for topic in self.topics.values() if topic not in present)
+        wanted = [name for topic in self.topics.values() for name in feed_topics(topic)]
+        return sorted(topic for topic in wanted if topic not in present)
 
     def produce(self, exchange: str, trade: dict[str, Any]) -> None:
         value = self._serializers[exchange](trade, self._contexts[exchange])
-        key = trade["symbol"].encode()
+        self._send(exchange, self.topics[exchange], trade["symbol"].encode(), value, self._reports[exchange])
+
+    def produce_rejected(self, exchange: str, raw: str, reason: str, received_at_micros: int) -> None:
+        """A frame (or one trade of it) the parser rejected, with its text and why, for the DLQ."""
+        value = encode_rejected_frame(exchange, raw, reason, received_at_micros)
+        topic = rejected_topic(self.topics[exchange])
+        self._send(exchange, topic, exchange.encode(), value, self._rejected_reports[exchange])
+
+    def _send(self, exchange: str, topic: str, key: bytes, value: bytes, report: Any) -> None:
         while True:
             try:
-                self._producer.produce(
-                    self.topics[exchange], key=key, value=value, on_delivery=self._reports[exchange]
-                )
+                self._producer.produce(topic, key=key, value=value, on_delivery=report)
                 break
             except BufferError:  # local queue full: let deliveries drain, then retry
                 self._producer.poll(0.05)
@@ -122,7 +135,7 @@ class TradeProducer:
             self._producer.flush(5)
         self._producer.close()
 
-    def _on_delivery(self, exchange: str) -> Any:
+    def _on_delivery(self, exchange: str, rejected: bool = False) -> Any:
         counters = self.stats.for_exchange(exchange)
 
         def report(error: KafkaError | None, message: Message) -> None:
@@ -130,7 +143,10 @@ class TradeProducer:
                 return
             self._in_flight[exchange] -= 1
             if error is None:
-                counters.produced += 1
+                if rejected:
+                    counters.rejected_produced += 1
+                else:
+                    counters.produced += 1
                 return
             counters.delivery_errors += 1
             log.error(

@@ -24,7 +24,7 @@ from spark_jobs.feeds.parsing import FeedParseError
 from spark_jobs.feeds.producer import TradeProducer
 from spark_jobs.feeds.sources import SOURCES, Received
 from spark_jobs.feeds.sources.live import ConnectionStats, ReconnectPolicy, websocket_messages
-from spark_jobs.feeds.sources.replay import SAMPLES_DIR, replay_messages
+from spark_jobs.feeds.sources.replay import SAMPLES_DIR, RecordingWriter, replay_messages
 from spark_jobs.feeds.sources.synthetic import synthetic_messages
 from spark_jobs.feeds.stats import FeedStats
 from spark_jobs.local_infra.schema_registry import register_trade_schemas
@@ -52,6 +52,10 @@ class FeedConfig:
     live_urls: Mapping[str, str] | None = None  # live: exchange -> base websocket URL
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
     samples_dir: Path = SAMPLES_DIR
+    #: replay: exchange -> a recording to play instead of samples_dir/<exchange>.jsonl
+    replay_files: Mapping[str, Path] | None = None
+    #: any source: write every received message to <record_dir>/<exchange>.jsonl (the replay format)
+    record_dir: Path | None = None
     register_schemas: bool = True
     producer_settings: Mapping[str, Any] = field(default_factory=dict)
     #: Counters to fill (e.g. the ones the feed's /metrics and /healthz endpoint reads); default: new.
@@ -94,6 +98,11 @@ async def feed(config: FeedConfig) -> FeedStats:
     started = time.monotonic()
     log.info("feed starting", extra={"source": config.source, "topics": topics})
     with _stop_on_signals(stop):
+        recorders = {
+            ex: RecordingWriter(config.record_dir / f"{ex}.jsonl")
+            for ex in config.exchanges
+            if config.record_dir
+        }
         pumps = [
             asyncio.create_task(
                 _pump(
@@ -103,6 +112,7 @@ async def feed(config: FeedConfig) -> FeedStats:
                     stats,
                     config.limit,
                     _wanted_symbols(config, ex),
+                    recorders.get(ex),
                 )
             )
             for ex in config.exchanges
@@ -115,6 +125,8 @@ async def feed(config: FeedConfig) -> FeedStats:
                 task.cancel()
             await asyncio.gather(*pumps, poller, return_exceptions=True)
             producer.close()
+            for recorder in recorders.values():
+                recorder.close()
     stats.elapsed_seconds = time.monotonic() - started
     log.info("feed stopped", extra={"stats": stats.to_dict()})
     return stats
@@ -136,7 +148,8 @@ def _check(config: FeedConfig) -> None:
 
 def _messages(config: FeedConfig, exchange: str, stats: FeedStats) -> AsyncIterator[Received]:
     if config.source == "replay":
-        return replay_messages(config.samples_dir / f"{exchange}.jsonl", config.speed, config.loops)
+        path = (config.replay_files or {}).get(exchange) or config.samples_dir / f"{exchange}.jsonl"
+        return replay_messages(path, config.speed, config.loops)
     if config.source == "synthetic":
         return synthetic_messages(exchange, config.rate, config.seed, config.limit)
     handler = handler_for(exchange)
@@ -164,10 +177,13 @@ async def _pump(
     stats: FeedStats,
     limit: int | None = None,
     symbols: frozenset[str] | None = None,
+    recorder: RecordingWriter | None = None,
 ) -> None:
     counters = stats.for_exchange(handler.exchange)
     async for message in messages:
         counters.received += 1
+        if recorder is not None:
+            recorder.write(message)
         _handle(handler, message, producer, stats, symbols)
         if limit is not None and counters.received >= limit:
             return
@@ -180,31 +196,36 @@ def _handle(
     stats: FeedStats,
     symbols: frozenset[str] | None = None,
 ) -> None:
-    """Parse one message and produce its trades (those of `symbols`, when given); a malformed message is
-    counted, logged and skipped."""
+    """Parse one message and produce its trades (those of `symbols`, when given). What cannot be
+    parsed (the whole message, or one trade of it) is counted, logged and produced with its text and
+    reason to the rejected topic."""
     counters = stats.for_exchange(handler.exchange)
     try:
-        trades = handler.parse_message(message.text, message.at_micros)
+        parsed = handler.parse_message(message.text, message.at_micros)
     except FeedParseError as exc:
         counters.parse_errors += 1
-        log.warning(
-            "unparseable message skipped",
-            extra={
-                "exchange": handler.exchange,
-                "reason": str(exc),
-                "raw": message.text[:RAW_TEXT_LOG_LIMIT],
-            },
-        )
+        _reject(handler.exchange, message, str(exc), producer)
         return
-    if not trades:
+    if not parsed.trades and not parsed.rejected:
         counters.control_messages += 1
         return
-    counters.trades += len(trades)
-    for trade in trades:
+    counters.trades += len(parsed.trades)
+    for trade in parsed.trades:
         if symbols is not None and trade.get("symbol") not in symbols:
             counters.other_symbols += 1
             continue
         producer.produce(handler.exchange, trade)
+    for reason in parsed.rejected:
+        counters.rejected_trades += 1
+        _reject(handler.exchange, message, reason, producer)
+
+
+def _reject(exchange: str, message: Received, reason: str, producer: TradeProducer) -> None:
+    log.warning(
+        "unparseable message sent to the rejected topic",
+        extra={"exchange": exchange, "reason": reason, "raw": message.text[:RAW_TEXT_LOG_LIMIT]},
+    )
+    producer.produce_rejected(exchange, message.text, reason, message.at_micros)
 
 
 async def _serve_delivery_reports(producer: TradeProducer) -> None:

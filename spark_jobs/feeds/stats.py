@@ -1,6 +1,7 @@
 """Per-exchange feed counters. Every message and every trade is accounted for:
-received = parse_errors + control_messages + trade messages, and trades = other_symbols + produced +
-delivery_errors (+ undelivered when the final flush timed out)."""
+received = parse_errors + control_messages + trade messages; trades + rejected_trades + parse_errors
+= other_symbols + produced + rejected_produced + delivery_errors (+ undelivered when the final flush
+timed out)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from spark_jobs.feeds.sources.live import ConnectionStats
 class ExchangeStats:
     received: int = 0  # websocket/replay/synthetic messages in
     control_messages: int = 0  # heartbeats, status, subscribe acks: no trades, not errors
-    parse_errors: int = 0  # malformed messages: counted, logged with their text, skipped
+    parse_errors: int = 0  # messages that cannot be parsed at all: sent whole to the rejected topic
     trades: int = 0  # trades parsed out of messages (a Kraken message may hold several)
     other_symbols: int = 0  # trades of symbols the feed was not asked for: skipped
-    produced: int = 0  # acknowledged by the broker
+    rejected_trades: int = 0  # bad trades inside otherwise good messages: sent to the rejected topic
+    produced: int = 0  # trades acknowledged by the broker
+    rejected_produced: int = 0  # rejected-frame envelopes acknowledged by the broker
     delivery_errors: int = 0  # the broker (or the client) reported a failure
     undelivered: int = 0  # still queued when the final flush gave up
 

@@ -7,6 +7,7 @@ import os
 
 from pyspark.sql.streaming import DataStreamWriter
 
+from spark_jobs.contracts import feed_topics
 from spark_jobs.job_config import JobConfig
 
 #: trigger_interval values that mean "process what is there, then stop" (tests, backfills).
@@ -22,7 +23,9 @@ def apply_trigger(writer: DataStreamWriter, trigger_interval: str) -> DataStream
 def kafka_source_options(config: JobConfig) -> dict[str, str]:
     options = {
         "kafka.bootstrap.servers": config.kafka_bootstrap_servers,
-        "subscribe": config.topic or "",
+        # The raw topic and its rejected-frames topic: what the feed could not parse reaches Bronze
+        # too, and from there the DLQ. A rejected topic nobody created just yields no rows.
+        "subscribe": ",".join(feed_topics(config.topic)) if config.topic else "",
         "startingOffsets": config.starting_offsets,
         "maxOffsetsPerTrigger": str(config.max_offsets_per_trigger),
         # Offsets that vanished (retention) must stop the job loudly rather than skip trades.

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from spark_jobs.contracts import EXCHANGES
+
 if TYPE_CHECKING:
     from spark_jobs.local.pipeline import LocalPipeline
 
@@ -48,12 +50,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds between data-quality check runs (duplicates: 12x); e.g. 20 for a demo",
     )
     parser.add_argument("--drain-timeout", type=float, default=300.0, help="max seconds to drain after stop")
+    parser.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="[EXCHANGE=]PATH",
+        help="with --source replay: your own capture (a folder of <exchange>.jsonl as `k2 feed --record` "
+        "writes, or kraken=PATH / binance=PATH), played once instead of looping the bundled sample",
+    )
+    ports = parser.add_argument_group(
+        "ports (default: those of this data folder's last run, else 19092/18081/8000-8004 when free, "
+        "else free ones)"
+    )
+    ports.add_argument(
+        "--kafka-port",
+        type=int,
+        default=None,
+        help="Kafka broker port (its controller: 19093, else a free one)",
+    )
+    ports.add_argument("--registry-port", type=int, default=None, help="schema registry HTTP port")
+    ports.add_argument("--metrics-base-port", type=int, default=None, help="the five jobs' metrics: N..N+4")
 
 
 def run(args: argparse.Namespace) -> int:
     # Spark and the infrastructure load here, not at import: `k2 --help` stays instant.
+    from spark_jobs.feeds.cli import replay_files_from_args
     from spark_jobs.local.memory import memory_by_process
     from spark_jobs.local.pipeline import LocalPipeline, LocalSettings, reset_data_dir
+    from spark_jobs.local.ports import choose_ports
     from spark_jobs.local.sources import resolve_source
     from spark_jobs.logging_setup import configure_json_logging
 
@@ -66,8 +90,24 @@ def run(args: argparse.Namespace) -> int:
     configure_json_logging(stream=(data_dir / "logs" / "jobs.jsonl").open("a", buffering=1))
     logging.getLogger("k2.local").info("local run starting", extra={"data_dir": str(data_dir)})
 
+    replay_files = {}
+    if args.file:
+        if args.source != "replay":
+            console.print("[red]--file needs --source replay")
+            return 2
+        try:
+            replay_files = replay_files_from_args(args.file, list(EXCHANGES))
+        except ValueError as exc:
+            console.print(f"[red]--file: {exc}")
+            return 2
     source, reason = resolve_source(args.source, args.fallback)
+    if replay_files:
+        reason += "; recordings: " + ", ".join(f"{e}={p}" for e, p in replay_files.items())
     console.print(f"[bold]feed source:[/] {source} ({reason})")
+    ports = choose_ports(
+        data_dir,
+        {"kafka": args.kafka_port, "registry": args.registry_port, "metrics_base": args.metrics_base_port},
+    )
     settings = LocalSettings(
         data_dir=data_dir,
         source=source,
@@ -76,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         gold_watermark=args.watermark,
         inject_bad_records=not args.no_bad_records,
         quality_interval=args.quality_interval,
+        ports=ports,
+        replay_files=replay_files,
     )
     pipeline = LocalPipeline(settings)
     status = 0
@@ -91,9 +133,7 @@ def run(args: argparse.Namespace) -> int:
             pipeline.start_spark_jobs()
         pipeline.start_feed(None)
         pipeline.start_quality()
-        console.print(
-            "metrics: " + ", ".join(f"{j.config.job_name}:{j.config.metrics_port}" for j in pipeline.jobs)
-        )
+        console.print("metrics: " + ", ".join(f"{j.config.job_name}:{j.metrics_port}" for j in pipeline.jobs))
         status = _watch(pipeline, console, args.duration)
         pipeline.stop_feed()
         with console.status("feed stopped; draining the jobs..."):

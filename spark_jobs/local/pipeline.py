@@ -3,6 +3,7 @@ broker -> registry (+ schemas) -> topics -> bad records -> feed -> Spark with th
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import subprocess
@@ -15,16 +16,20 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from spark_jobs.contracts import JOBS, RAW_TOPICS, value_subject
+from spark_jobs.contracts import JOBS, RAW_TOPICS, value_subject, with_rejected_topics
 from spark_jobs.job_config import JobConfig
 from spark_jobs.jobs.runner import RunningJob, session_conf, start_jobs
 from spark_jobs.local.bad_records import inject_bad_records
+from spark_jobs.local.ports import LocalPorts
 from spark_jobs.local_infra.kafka_broker import KafkaBroker
 from spark_jobs.local_infra.schema_registry import SchemaRegistry, register_trade_schemas
 from spark_jobs.quality.runner import QualityRunner, QualitySettings
 from spark_jobs.spark_session import build_spark_session
 
 log = logging.getLogger("k2.local")
+
+#: Feed sources used on a data folder, across runs (the summary's DLQ expectation depends on them).
+SOURCES_FILE = "feed_sources.json"
 
 
 @dataclass
@@ -34,15 +39,13 @@ class LocalSettings:
     rate: float  # trades per second per exchange (synthetic / replay speed-up)
     trigger_interval: str = "5 seconds"
     gold_watermark: str = "10 minutes"
-    kafka_port: int = 19092
-    kafka_controller_port: int = 19093
-    registry_port: int = 18081
-    registry_management_port: int = 19001
+    ports: LocalPorts = field(default_factory=LocalPorts)
     partitions: int = 3
     inject_bad_records: bool = True
     driver_memory: str = "1536m"
-    spark_ui_port: int = 4040
     quality_interval: float = 300.0  # seconds between quality check runs (duplicates: 12x)
+    #: replay: the user's own recordings, exchange -> file (default: the bundled sample)
+    replay_files: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass
@@ -68,19 +71,36 @@ class LocalPipeline:
 
     # --- start ---------------------------------------------------------------------------------
     def start_infrastructure(self) -> None:
-        s = self.settings
-        self.broker = KafkaBroker(self.data_dir / "kafka", s.kafka_port, s.kafka_controller_port).start()
-        self.broker.create_topics(RAW_TOPICS.values(), partitions=s.partitions)
+        s, ports = self.settings, self.settings.ports
+        self.broker = KafkaBroker(self.data_dir / "kafka", ports.kafka, ports.kafka_controller).start()
+        self.broker.create_topics(with_rejected_topics(RAW_TOPICS.values()), partitions=s.partitions)
         self.registry = SchemaRegistry(
-            self.data_dir / "registry", s.registry_port, s.registry_management_port
+            self.data_dir / "registry", ports.registry, ports.registry_management
         ).start()
         ids = register_trade_schemas(self.registry.url)
         if s.inject_bad_records:
             binance_id = ids[value_subject(RAW_TOPICS["binance"])]
             self.injected = inject_bad_records(self.broker.bootstrap_servers, binance_id, self.data_dir)
 
+    def sources_used(self) -> set[str]:
+        """Every feed source that ever wrote into this data folder's tables (this run's included)."""
+        recorded = self.data_dir / SOURCES_FILE
+        earlier = set(json.loads(recorded.read_text())) if recorded.exists() else set()
+        return earlier | {self.source_label}
+
+    @property
+    def source_label(self) -> str:
+        return "replay (own files)" if self.settings.replay_files else self.settings.source
+
+    def dlq_has_a_known_expectation(self) -> bool:
+        """The DLQ can be compared with the injected set only when nothing else could have put rows
+        there: the synthetic feed makes only valid trades; live data, the bundled sample (malformed
+        frames on purpose) and a user's capture bring their own bad records."""
+        return bool(self.injected) and self.sources_used() == {"synthetic"}
+
     def start_feed(self, duration: float | None) -> None:
         assert self.broker is not None and self.registry is not None
+        (self.data_dir / SOURCES_FILE).write_text(json.dumps(sorted(self.sources_used())))
         log_file = (self.data_dir / "logs" / "feed.log").open("ab")
         command = [
             sys.executable, "-m", "spark_jobs.cli", "feed",
@@ -94,7 +114,12 @@ class LocalPipeline:
             # duplicates of the previous run's trades on the same day.
             command += ["--rate", str(self.settings.rate), "--seed", str(int(time.time()))]
         elif self.settings.source == "replay":
-            command += ["--loops", "0"]
+            # the bundled sample loops (a demo that keeps going); a user's own capture plays once
+            command += ["--loops", "1" if self.settings.replay_files else "0"]
+            for exchange, path in self.settings.replay_files.items():
+                command += ["--file", f"{exchange}={path}"]
+            if self.settings.replay_files:
+                command += ["--exchange", ",".join(self.settings.replay_files)]
         if duration:
             command += ["--duration", str(duration)]
         self.feed = subprocess.Popen(
@@ -119,6 +144,7 @@ class LocalPipeline:
                         "trigger_interval": self.settings.trigger_interval,
                         "gold_watermark": self.settings.gold_watermark,
                         "max_trade_age": self.max_trade_age,
+                        "metrics_port": self.settings.ports.metrics_port(config.job_name),
                     }
                 )
             )
@@ -136,7 +162,7 @@ class LocalPipeline:
             **session_conf(configs[0]),
             "spark.scheduler.mode": "FAIR",
             "spark.ui.enabled": "true",
-            "spark.ui.port": str(self.settings.spark_ui_port),
+            "spark.ui.port": str(self.settings.ports.spark_ui),
             # Five queries' state stores and Delta logs in one JVM: keep the driver lean but not starved.
             "spark.sql.streaming.minBatchesToRetain": "20",
         }
@@ -234,6 +260,8 @@ class LocalPipeline:
             self.quality_thread.join(timeout=300)  # a check in progress finishes first
         for job in self.jobs:
             try:
+                if job.vacuum is not None:
+                    job.vacuum.stop()
                 job.query.stop()
             except Exception:  # stopping must continue with the rest
                 log.exception("could not stop %s", job.config.job_name)

@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from spark_jobs.contracts import RAW_TOPICS
+from spark_jobs.contracts import RAW_TOPICS, with_rejected_topics
 from spark_jobs.local_infra.kafka_broker import KafkaBroker
 from spark_jobs.local_infra.schema_registry import SchemaRegistry, register_trade_schemas
 
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     for server in servers:
         server.wait_ready()
         if isinstance(server, KafkaBroker):
-            server.create_topics(RAW_TOPICS.values(), partitions=args.partitions)
+            server.create_topics(with_rejected_topics(RAW_TOPICS.values()), partitions=args.partitions)
             print(f"export K2_KAFKA_BOOTSTRAP_SERVERS={server.bootstrap_servers}")
         else:
             register_trade_schemas(server.url)  # in-memory registry: registered on every start

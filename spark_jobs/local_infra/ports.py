@@ -15,7 +15,11 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server could listen on the port now. SO_REUSEADDR, as the JVM's and Python's servers
+    set it: connections of a server stopped a moment ago linger in TIME_WAIT, which does not stop a
+    new listener, so it must not make the port look taken (it made a second `k2 local` fail)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((LOOPBACK, port))
         except OSError:
@@ -29,3 +33,13 @@ def require_free_ports(server: str, **ports: int) -> None:
     if taken:
         listing = ", ".join(f"{name}={port}" for name, port in taken.items())
         raise RuntimeError(f"{server}: port already in use on {LOOPBACK}: {listing}; pick another port")
+
+
+def free_port_near(preferred: int, taken: set[int] | frozenset[int] = frozenset()) -> int:
+    """`preferred` when nothing listens there (and it is not in `taken`), else one the kernel picks."""
+    if preferred not in taken and port_is_free(preferred):
+        return preferred
+    while True:
+        port = free_port()
+        if port not in taken:
+            return port

@@ -26,6 +26,8 @@ from typing import Final
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from spark_jobs.contracts import REJECTED_TOPIC_SUFFIX
+
 DLQ_RATE: Final = "dlq_rate"
 FRESHNESS: Final = "freshness"
 DUPLICATES: Final = "duplicates"
@@ -132,10 +134,12 @@ def _ages_by_symbol(df: DataFrame, symbol: Column, time_column: str, now: dateti
 
 
 def _kafka_backlog(bronze: DataFrame, end_offsets: Mapping[int, int]) -> int:
-    """Records Kafka holds beyond the newest offset Bronze wrote, summed over partitions."""
+    """Records Kafka holds beyond the newest offset Bronze wrote, summed over partitions (of the raw
+    topic: Bronze also holds its rejected-frames topic's rows, with offsets of their own)."""
+    raw_rows = bronze.where(~F.col("topic").endswith(REJECTED_TOPIC_SUFFIX))
     read = {
         r["partition"]: int(r["o"]) + 1
-        for r in bronze.groupBy("partition").agg(F.max("offset").alias("o")).collect()
+        for r in raw_rows.groupBy("partition").agg(F.max("offset").alias("o")).collect()
     }
     return sum(max(0, end - read.get(partition, 0)) for partition, end in end_offsets.items())
 

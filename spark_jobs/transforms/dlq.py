@@ -13,6 +13,9 @@ from spark_jobs.avro_schemas import spark_schema
 class DlqErrorType(StrEnum):
     """Why Silver rejected a record. The first check that fails names the error (in this order)."""
 
+    #: the feed could not parse the exchange's message (or one trade of it): the record is the
+    #: rejected-frame envelope (spark_jobs.rejected_frames) with the raw text and the feed's reason
+    UNPARSEABLE_FRAME = "unparseable_frame"
     BAD_MAGIC_BYTE = "bad_magic_byte"  # null value, shorter than the 5-byte header, or first byte not 0
     UNKNOWN_SCHEMA_ID = "unknown_schema_id"  # no writer schema for the header's id
     AVRO_DECODE_ERROR = "avro_decode_error"  # body does not decode with the writer schema (or bad UTF-8)

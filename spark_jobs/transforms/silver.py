@@ -35,7 +35,8 @@ from spark_jobs.avro_schemas import (
     schema_json,
     spark_schema,
 )
-from spark_jobs.contracts import bronze_table
+from spark_jobs.contracts import REJECTED_TOPIC_SUFFIX, bronze_table
+from spark_jobs.rejected_frames import REASON_FIELD
 from spark_jobs.transforms.dlq import DLQ_SCHEMA, DlqErrorType
 
 V2_SCHEMA: Final = spark_schema("trade_v2")
@@ -212,6 +213,9 @@ def _checks(exchange: str, known_ids: list[int], max_age: timedelta) -> list[Che
     latest = kafka_micros + int(FUTURE_TOLERANCE.total_seconds() * N.MICROS_PER_SECOND)
     known = c("_schema_id").isin(*known_ids) if known_ids else F.lit(False)
     return [
+        Check(
+            DlqErrorType.UNPARSEABLE_FRAME, _is_rejected_frame(c("topic")), _rejected_frame_reason(c("value"))
+        ),
         Check(DlqErrorType.BAD_MAGIC_BYTE, ~c("_header_ok"), _bad_header_reason(c("value"))),
         Check(
             DlqErrorType.UNKNOWN_SCHEMA_ID,
@@ -318,6 +322,16 @@ def _any_invalid_utf8(raw: Column, reader: str) -> Column:
     strings = [f.name for f in spark_schema(reader).fields if isinstance(f.dataType, T.StringType)]
     invalid = [F.coalesce(~F.is_valid_utf8(raw[name]), F.lit(False)) for name in strings]
     return functools.reduce(operator.or_, invalid, F.lit(False))
+
+
+def _is_rejected_frame(topic: Column) -> Column:
+    """Rows from a rejected-frames topic (contracts.rejected_topic), which Bronze reads beside the raw one."""
+    return F.coalesce(topic.endswith(REJECTED_TOPIC_SUFFIX), F.lit(False))
+
+
+def _rejected_frame_reason(value: Column) -> Column:
+    reason = F.get_json_object(value.cast(T.StringType()), f"$.{REASON_FIELD}")
+    return F.concat(F.lit("the feed could not parse the message: "), F.coalesce(reason, F.lit("(no reason)")))
 
 
 def _any_null(struct: Column | None, names: tuple[str, ...]) -> Column:

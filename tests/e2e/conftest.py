@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from spark_jobs.contracts import RAW_TOPICS
+from spark_jobs.contracts import RAW_TOPICS, with_rejected_topics
 from tests.fixtures.e2e_fixtures import E2ECluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,12 +120,13 @@ def data_services(e2e_cluster: E2ECluster, k2_images: K2Images) -> DataServices:
         )
     timed(e2e_cluster.timings, "Kafka + schema registry pods Ready", t)
     t = time.monotonic()
-    # As on a real cluster, the raw topics exist before anything produces (the broker creates none).
+    # As on a real cluster, the raw topics and their rejected-frames topics exist before anything
+    # produces (the broker creates none; the feed refuses to start without them).
     create = " && ".join(
         f"java -Xmx128m -XX:TieredStopAtLevel=1 -cp '/opt/kafka/libs/*' org.apache.kafka.tools.TopicCommand "
         f"--bootstrap-server localhost:9092 --create --if-not-exists --topic {topic} --partitions 3 "
         "--replication-factor 1"
-        for topic in RAW_TOPICS.values()
+        for topic in with_rejected_topics(RAW_TOPICS.values())
     )
     e2e_cluster.kubectl("exec", "-n", NAMESPACE, "deploy/kafka", "--", "sh", "-c", create, timeout=300)
     timed(e2e_cluster.timings, "raw topics created", t)

@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 
 from spark_jobs.cli import main as k2_main
-from spark_jobs.contracts import EXCHANGES, raw_topic, value_subject
+from spark_jobs.contracts import EXCHANGES, raw_topic, rejected_topic, value_subject, with_rejected_topics
 from spark_jobs.feeds import run_feed
 from spark_jobs.local_infra.kafka_broker import KafkaBroker
 from spark_jobs.local_infra.schema_registry import SchemaRegistry
 from spark_jobs.registry_client import registry_client
+from spark_jobs.rejected_frames import decode_rejected_frame
 from spark_jobs.synthetic_trades import confluent_schema_id
 from tests.fixtures.kafka_fixtures import (
     decode_values,
@@ -53,6 +54,8 @@ def test_replay_produces_every_trade_of_the_sample_decodable_with_the_registry(
         assert counters.received == expected["messages"]
         assert counters.trades == counters.produced == expected["trades"]  # multi-trade messages in full
         assert counters.parse_errors == expected["malformed"]
+        assert counters.rejected_trades == expected["rejected_trades"]
+        assert counters.rejected_produced == expected["malformed"] + expected["rejected_trades"]
         assert counters.control_messages == expected["control"]
         assert counters.delivery_errors == counters.undelivered == 0
 
@@ -68,24 +71,26 @@ def test_replay_produces_every_trade_of_the_sample_decodable_with_the_registry(
         assert all(float(r["price"]) > 0 and float(r["quantity"]) > 0 for r in records)
 
 
-def test_malformed_replay_lines_are_counted_logged_and_not_produced(
+def test_malformed_replay_lines_are_counted_logged_and_sent_to_the_rejected_topic(
     kafka_broker: KafkaBroker,
     schema_registry: SchemaRegistry,
     unique_raw_topics: dict[str, str],
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    good = (
-        '{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD","side":"buy","price":64000.1,'
-        '"qty":0.5,"ord_type":"market","trade_id":%d,"timestamp":"2024-06-03T14:30:00.123456Z"}]}'
+    trade = (
+        '{"symbol":"BTC/USD","side":"buy","price":%s,"qty":0.5,"ord_type":"market","trade_id":%d,'
+        '"timestamp":"2024-06-03T14:30:00.123456Z"}'
     )
+    good = '{"channel":"trade","type":"update","data":[%s]}'
     malformed = [
         '{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD"',  # cut off mid-message
-        '{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD","side":"buy","price":"x",'
-        '"qty":1,"ord_type":"limit","trade_id":9,"timestamp":"2024-06-03T14:30:01Z"}]}',  # price not a number
         '{"channel":"trade","type":"update","data":[]}',  # a trade message without trades
     ]
-    write_recording(tmp_path / "kraken.jsonl", [good % 1, *malformed, good % 2, '{"channel":"heartbeat"}'])
+    # one bad trade between two good ones: the good ones are produced, the bad one is rejected alone
+    mixed = good % ",".join([trade % ("64000.2", 3), trade % ('"x"', 4), trade % ("64000.3", 5)])
+    lines = [good % (trade % ("64000.1", 1)), *malformed, mixed, good % (trade % ("64000.4", 2))]
+    write_recording(tmp_path / "kraken.jsonl", [*lines, '{"channel":"heartbeat"}'])
 
     with caplog.at_level(logging.WARNING, logger="spark_jobs.feeds.runner"):
         stats = run_feed(
@@ -94,11 +99,16 @@ def test_malformed_replay_lines_are_counted_logged_and_not_produced(
         )  # fmt: skip
 
     counters = stats.exchanges["kraken"]
-    assert (counters.received, counters.parse_errors, counters.control_messages) == (6, 3, 1)
-    assert counters.produced == 2
-    assert topic_size(kafka_broker.bootstrap_servers, unique_raw_topics["kraken"]) == 2
+    assert (counters.received, counters.parse_errors, counters.control_messages) == (6, 2, 1)
+    assert (counters.produced, counters.rejected_trades, counters.rejected_produced) == (4, 1, 3)
+    assert topic_size(kafka_broker.bootstrap_servers, unique_raw_topics["kraken"]) == 4
+    rejected = read_topic(kafka_broker.bootstrap_servers, rejected_topic(unique_raw_topics["kraken"]), 3)
+    envelopes = [decode_rejected_frame(m.value() or b"") for m in rejected]
+    assert [e["raw"] for e in envelopes] == [*malformed, mixed]  # the text exactly as received
+    assert "not JSON" in str(envelopes[0]["reason"])
+    assert str(envelopes[2]["reason"]).startswith("trade 2 of 3 (trade_id 4): kraken price: not a number")
     logged_raw = [record.__dict__.get("raw") for record in caplog.records]
-    assert logged_raw == malformed  # each skipped message is logged with its text
+    assert logged_raw == [*malformed, mixed]  # each rejected message is logged with its text
 
 
 def test_synthetic_rate_is_honoured_within_ten_percent(
@@ -132,7 +142,7 @@ def test_k2_feed_command_replays_into_both_topics(
     kafka_broker: KafkaBroker, schema_registry: SchemaRegistry, capsys: pytest.CaptureFixture[str]
 ) -> None:
     suffix = f".cli{uuid.uuid4().hex[:6]}"
-    kafka_broker.create_topics([raw_topic(exchange) + suffix for exchange in EXCHANGES])
+    kafka_broker.create_topics(with_rejected_topics(raw_topic(exchange) + suffix for exchange in EXCHANGES))
     code = k2_main(
         ["feed", "--source", "replay", "--speed", "0", "--topic-suffix", suffix,
          "--bootstrap-servers", kafka_broker.bootstrap_servers, "--registry-url", schema_registry.url]
@@ -227,3 +237,52 @@ def http_json(url: str) -> dict[str, Any]:
         return dict(json.loads(error.read()))
     except OSError:
         return {}
+
+
+def test_k2_feed_records_what_it_receives_and_replays_a_users_own_file(
+    kafka_broker: KafkaBroker,
+    schema_registry: SchemaRegistry,
+    unique_raw_topics: dict[str, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--record writes the replay format (any source: here synthetic), --file plays it back."""
+    suffix = unique_raw_topics["kraken"].removeprefix(raw_topic("kraken"))
+    common = ["--bootstrap-servers", kafka_broker.bootstrap_servers, "--registry-url", schema_registry.url,
+              "--topic-suffix", suffix, "--exchange", "kraken"]  # fmt: skip
+    captured = tmp_path / "capture"
+    assert (
+        k2_main(
+            [
+                "feed",
+                "--source",
+                "synthetic",
+                "--rate",
+                "0",
+                "--limit",
+                "25",
+                "--record",
+                str(captured),
+                *common,
+            ]
+        )
+        == 0
+    )
+    recorded = (captured / "kraken.jsonl").read_text().splitlines()
+    assert len(recorded) == 25 and all(
+        json.loads(line)["raw"].startswith('{"channel":"trade"') for line in recorded
+    )
+    capsys.readouterr()
+
+    assert (
+        k2_main(
+            ["feed", "--source", "replay", "--speed", "0", "--file", str(captured / "kraken.jsonl"), *common]
+        )
+        == 0
+    )
+    replayed = json.loads(capsys.readouterr().out)["exchanges"]
+    assert list(replayed) == ["kraken"]
+    assert replayed["kraken"]["received"] == 25 and replayed["kraken"]["produced"] == 25
+    assert topic_size(kafka_broker.bootstrap_servers, unique_raw_topics["kraken"]) == 50  # synthetic + replay
+
+    assert k2_main(["feed", "--source", "replay", "--file", str(tmp_path / "absent.jsonl"), *common]) == 2

@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import IO
 
 from spark_jobs.feeds.sources import Received, now_micros
 
@@ -34,6 +35,42 @@ def read_recording(path: Path) -> list[tuple[float, str]]:
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{number}: not a recording line ({exc})") from None
     return entries
+
+
+class RecordingWriter:
+    """Writes received messages as a recording (the format above), one flushed line each, so a
+    capture stopped by Ctrl-C keeps everything up to its last message. `k2 feed --record DIR`."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._file: IO[str] = path.open("a", buffering=1)
+        self._first_micros: int | None = None
+
+    def write(self, message: Received) -> None:
+        if self._first_micros is None:
+            self._first_micros = message.at_micros
+        offset = (message.at_micros - self._first_micros) / 1_000_000
+        self._file.write(json.dumps({"offset_seconds": round(offset, 6), "raw": message.text}) + "\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def recording_files(path: Path, exchanges: list[str]) -> dict[str, Path]:
+    """exchange -> recording: a folder holds `<exchange>.jsonl` files (as the samples folder and
+    `--record` write them); a single file is the recording of the one exchange asked for."""
+    if path.is_dir():
+        found = {e: path / f"{e}.jsonl" for e in exchanges if (path / f"{e}.jsonl").exists()}
+        if not found:
+            raise ValueError(f"{path} holds none of {[f'{e}.jsonl' for e in exchanges]}")
+        return found
+    if not path.exists():
+        raise ValueError(f"recording {path} does not exist")
+    if len(exchanges) != 1:
+        raise ValueError(f"{path} is one recording: name its exchange (--exchange, or EXCHANGE=PATH)")
+    read_recording(path)  # fail now, with the line number, rather than mid-run
+    return {exchanges[0]: path}
 
 
 async def replay_messages(path: Path, speed: float = 1.0, loops: int = 1) -> AsyncIterator[Received]:
