@@ -19,6 +19,9 @@ import yaml
 
 from spark_jobs.contracts import EXCHANGES, LAYERS, LOCAL_METRICS_PORTS, raw_topic
 
+#: Delta's default deleted-file retention, the floor of a VACUUM's (jobs/table_maintenance.py).
+MIN_VACUUM_RETENTION_HOURS = 168
+
 
 @dataclass(frozen=True)
 class JobConfig:
@@ -48,6 +51,10 @@ class JobConfig:
     kafka_topic: str | None = None
     #: Silver/Gold: Delta source files per micro-batch (bounds a batch after downtime); None = Delta's 1000.
     max_files_per_trigger: int | None = None
+    #: VACUUM of the job's own tables: how often (0 = never) and the retention it keeps (>= 168 h, see
+    #: jobs/table_maintenance.py: readers lagging up to the retention still find their files).
+    vacuum_interval_hours: float = 24.0
+    vacuum_retention_hours: int = 168
 
     def __post_init__(self) -> None:
         if self.layer not in LAYERS:
@@ -57,6 +64,11 @@ class JobConfig:
                 raise ValueError("gold reads both exchanges: exchange must be empty")
         elif self.exchange not in EXCHANGES:
             raise ValueError(f"exchange must be one of {EXCHANGES} for {self.layer}, got {self.exchange!r}")
+        if self.vacuum_retention_hours < MIN_VACUUM_RETENTION_HOURS:
+            raise ValueError(
+                f"vacuum_retention_hours must be >= {MIN_VACUUM_RETENTION_HOURS} (7 days: streams reading "
+                f"the table may lag that long), got {self.vacuum_retention_hours}"
+            )
 
     @property
     def job_name(self) -> str:

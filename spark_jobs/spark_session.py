@@ -23,8 +23,9 @@ FETCH_JARS_SCRIPT = REPO_ROOT / "hack" / "fetch-spark-jars.sh"
 #: so dashboards keep working across restarts.
 METRICS_NAMESPACE = "k2"
 
-#: Settings that make Spark quick on a 2-core machine. Delta's default of 50 snapshot partitions
-#: makes every table read take 10-30 s here.
+#: Settings that make Spark quick on a 2-core machine, for local masters only: a cluster driver takes
+#: its shuffle partitions from the operator's plan (spark-submit --conf), which these would override.
+#: Delta's default of 50 snapshot partitions makes every table read take 10-30 s here.
 SMALL_MACHINE_CONF: dict[str, str] = {
     "spark.sql.shuffle.partitions": "2",
     "spark.databricks.delta.snapshotPartitions": "2",
@@ -66,14 +67,17 @@ def build_spark_session(
     app_name: str,
     *,
     master: str | None = "local[2]",
-    small_machine: bool = True,
+    small_machine: bool | None = None,
     driver_memory: str = "1g",
     extra_conf: Mapping[str, str] | None = None,
 ) -> SparkSession:
     """Build (or return the active) SparkSession with jars, Delta and K2's fixed settings.
 
-    ``master=None`` leaves the master to spark-submit (cluster drivers).
+    ``master=None`` leaves the master to spark-submit (cluster drivers). ``small_machine`` (default:
+    whether the master is local) adds SMALL_MACHINE_CONF.
     """
+    if small_machine is None:
+        small_machine = master is not None and master.startswith("local")
     if master is not None and master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     conf: dict[str, str] = base_conf(app_name)

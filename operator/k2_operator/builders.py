@@ -135,8 +135,9 @@ def storage_mounts(volume: VolumeSpec | None) -> list[dict[str, Any]]:
 
 
 def spark_conf(inputs: JobInputs) -> dict[str, str]:
-    """The Spark settings of one job's spark-submit. The user's extra settings come first so the
-    operator's own (the CRD denylists them anyway) always win."""
+    """The Spark settings of one job's spark-submit. The plan's shuffle partitions come first (a user
+    may override them in sparkConf), then the user's extra settings, then the operator's own (the CRD
+    denylists them anyway), which always win."""
     pipeline, job, plan = inputs.pipeline, inputs.job, inputs.plan
     owned = {
         "spark.kubernetes.namespace": pipeline.namespace,
@@ -162,7 +163,8 @@ def spark_conf(inputs: JobInputs) -> dict[str, str]:
         "spark.ui.port": str(n.SPARK_UI_PORT),
         **with_jvm_options(inputs.spark_conf),
     }
-    return {**inputs.spark_conf, **owned}
+    planned = {"spark.sql.shuffle.partitions": str(plan.shuffle_partitions)}
+    return {**planned, **inputs.spark_conf, **owned}
 
 
 def spark_submit_command(inputs: JobInputs, master: str = IN_CLUSTER_MASTER) -> list[str]:

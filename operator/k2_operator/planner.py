@@ -83,6 +83,12 @@ class JobPlan:
         return self.executor.cores * self.executor_instances
 
     @property
+    def shuffle_partitions(self) -> int:
+        """spark.sql.shuffle.partitions: two tasks per executor core, so a slow task does not idle the
+        others. Gold's state store keeps the count of its first run (it is in the checkpoint)."""
+        return max(2, 2 * self.executor_cores_total)
+
+    @property
     def total_cores(self) -> int:
         return self.driver.cores + self.executor_cores_total
 

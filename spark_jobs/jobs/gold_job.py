@@ -3,8 +3,12 @@
 1. In the stream: the Gold transform's watermark-bounded ``dropDuplicatesWithinWatermark`` on
    message_id (state stays bounded by the watermark, so no OOM over days).
 2. At the table: an insert-only MERGE on message_id, pruned to the (exchange_date, exchange_hour)
-   partitions the batch touches. A trade replayed after its key left the state, or a batch re-run
-   after a crash, matches an existing row and inserts nothing.
+   partitions the batch touches and, inside them, to the batch's event-time range. A trade replayed
+   after its key left the state, or a batch re-run after a crash, matches an existing row and inserts
+   nothing. The time range keeps a MERGE's cost flat through an hour: Delta skips the files whose
+   min/max `timestamp` lie outside it (every earlier batch's files, for live data), where the
+   partition alone would make the hour's last MERGE read the whole hour. It is exact because a
+   message_id's timestamp never changes (both are the exchange's own record of one trade).
 
 Gold has Delta's change data feed on: when a MERGE inserted only part of a batch, the rows it really
 inserted are read back cheaply (only that commit's files) for exact per-exchange counts and
@@ -14,11 +18,14 @@ latencies; when it inserted the whole batch, the batch itself is what was insert
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from spark_jobs.contracts import EXCHANGES, GOLD_TABLE, silver_table
@@ -30,7 +37,7 @@ from spark_jobs.jobs.stream_options import apply_trigger, delta_source_options
 from spark_jobs.jobs.table_schemas import GOLD_PARTITION_COLUMNS, gold_schema
 from spark_jobs.logging_setup import job_logger
 from spark_jobs.metrics import JobMetrics
-from spark_jobs.transforms.gold import to_gold
+from spark_jobs.transforms.gold import EVENT_TIME_COLUMN, to_gold
 
 GOLD_TABLE_PROPERTIES = {"delta.enableChangeDataFeed": "true"}
 
@@ -51,7 +58,53 @@ def partition_predicate(partitions: list[tuple[Any, Any]]) -> str:
     )
 
 
+def _timestamp_literal(micros: int) -> str:
+    """An exact UTC timestamp literal (zone written out, so no session or process time zone applies)."""
+    moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=micros)
+    return f"TIMESTAMP'{moment.strftime('%Y-%m-%d %H:%M:%S.%f')}+00:00'"
+
+
+@dataclass(frozen=True)
+class BatchSpan:
+    """Where a batch's rows fall: its (exchange_date, exchange_hour) partitions and event-time range
+    (epoch microseconds: collected timestamps would come back in the Python process's time zone)."""
+
+    partitions: list[tuple[Any, Any]]
+    earliest_micros: int
+    latest_micros: int
+
+
+def batch_span(source: DataFrame) -> BatchSpan:
+    date_col, hour_col = GOLD_PARTITION_COLUMNS
+    micros = F.unix_micros(F.col(EVENT_TIME_COLUMN))
+    rows = (
+        source.groupBy(date_col, hour_col)
+        .agg(F.min(micros).alias("earliest"), F.max(micros).alias("latest"))
+        .collect()
+    )
+    return BatchSpan(
+        partitions=[(r[date_col], r[hour_col]) for r in rows],
+        earliest_micros=min(int(r["earliest"]) for r in rows),
+        latest_micros=max(int(r["latest"]) for r in rows),
+    )
+
+
+def merge_condition(span: BatchSpan, *, prune_by_event_time: bool = True) -> str:
+    """The MERGE's match condition: message_id, within the batch's partitions and (by default) its
+    event-time range, all literals so Delta prunes partitions and skips files by their statistics."""
+    condition = f"t.message_id = s.message_id AND ({partition_predicate(span.partitions)})"
+    if prune_by_event_time:
+        condition += (
+            f" AND t.{EVENT_TIME_COLUMN} >= {_timestamp_literal(span.earliest_micros)}"
+            f" AND t.{EVENT_TIME_COLUMN} <= {_timestamp_literal(span.latest_micros)}"
+        )
+    return condition
+
+
 class GoldBatchWriter:
+    #: False only in the benchmark's baseline (hack/bench-merge.py): the MERGE then reads whole hours
+    prune_by_event_time = True
+
     def __init__(self, spark: SparkSession, config: JobConfig, metrics: JobMetrics) -> None:
         self.spark = spark
         self.metrics = metrics
@@ -84,12 +137,12 @@ class GoldBatchWriter:
         )
 
     def _merge(self, source: DataFrame, source_rows: int) -> tuple[int, dict[str, Any]]:
-        partitions = [(r[0], r[1]) for r in source.select(*GOLD_PARTITION_COLUMNS).distinct().collect()]
+        span = batch_span(source)
         before, _ = latest_commit(self.spark, self.uri)
         (
             DeltaTable.forPath(self.spark, self.uri)
             .alias("t")
-            .merge(source.alias("s"), f"t.message_id = s.message_id AND ({partition_predicate(partitions)})")
+            .merge(source.alias("s"), merge_condition(span, prune_by_event_time=self.prune_by_event_time))
             .whenNotMatchedInsertAll()
             .execute()
         )
@@ -111,9 +164,52 @@ class GoldBatchWriter:
         return inserted, batch_stats(changes, committed)
 
 
+SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions"
+
+
+def checkpoint_shuffle_partitions(spark: SparkSession, checkpoint_uri: str) -> int | None:
+    """The shuffle partitions a streaming checkpoint froze (its newest offsets file's conf), or None
+    for a new checkpoint. Spark restores this value on restart, whatever the session says: a stateful
+    query's state is split into exactly that many partitions."""
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    offsets = jvm.org.apache.hadoop.fs.Path(f"{checkpoint_uri.rstrip('/')}/offsets")
+    fs = offsets.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(offsets):
+        return None
+    batches = [s.getPath() for s in fs.listStatus(offsets) if s.getPath().getName().isdigit()]
+    if not batches:
+        return None
+    newest = max(batches, key=lambda path: int(path.getName()))
+    stream = fs.open(newest)
+    try:
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
+        reader.readLine()  # format version, e.g. "v1"
+        metadata = json.loads(reader.readLine() or "{}")
+    finally:
+        stream.close()
+    frozen = metadata.get("conf", {}).get(SHUFFLE_PARTITIONS)
+    return int(frozen) if frozen is not None else None
+
+
+def _warn_if_partitions_frozen(spark: SparkSession, config: JobConfig) -> None:
+    frozen = checkpoint_shuffle_partitions(spark, config.checkpoint_uri)
+    planned = int(spark.conf.get(SHUFFLE_PARTITIONS) or 0)
+    if frozen is not None and frozen != planned:
+        job_logger(config.job_name, "gold", None).warning(
+            "gold's checkpoint keeps its shuffle partitions; the new value applies to a new checkpoint",
+            extra={
+                "checkpoint_shuffle_partitions": frozen,
+                "configured_shuffle_partitions": planned,
+                "checkpoint": config.checkpoint_uri,
+            },
+        )
+
+
 def start_gold(spark: SparkSession, config: JobConfig, metrics: JobMetrics) -> StreamingQuery:
     # One watermark per exchange; the global one follows the slower exchange (see transforms/gold.py).
     spark.conf.set("spark.sql.streaming.multipleWatermarkPolicy", "min")
+    _warn_if_partitions_frozen(spark, config)
     for exchange in EXCHANGES:
         ensure_silver_tables(spark, config, exchange)
     uri = config.table_uri(GOLD_TABLE)

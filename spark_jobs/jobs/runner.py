@@ -17,6 +17,7 @@ from spark_jobs.jobs.bronze_job import start_bronze
 from spark_jobs.jobs.gold_job import start_gold
 from spark_jobs.jobs.listener import MetricsListener
 from spark_jobs.jobs.silver_job import start_silver
+from spark_jobs.jobs.table_maintenance import COMPACTION_CONF, VacuumSchedule
 from spark_jobs.logging_setup import job_logger
 from spark_jobs.metrics import JobMetrics, spark_prometheus_conf
 
@@ -28,12 +29,14 @@ class RunningJob:
     query: StreamingQuery
     listener: MetricsListener
     metrics_port: int | None  # the port actually bound (config.metrics_port 0 picks a free one)
+    vacuum: VacuumSchedule | None = None
 
 
 def session_conf(config: JobConfig) -> dict[str, str]:
-    """Spark settings of a job's application: Spark's Prometheus servlet, then the config's own
-    ``spark_conf`` (S3A credentials providers, endpoints, executor sizing...), which wins."""
-    return {**spark_prometheus_conf(), **config.spark_conf}
+    """Spark settings of a job's application: Spark's Prometheus servlet, Delta's compaction of small
+    files (jobs/table_maintenance.py), then the config's own ``spark_conf`` (S3A credentials
+    providers, endpoints, executor sizing...), which wins."""
+    return {**spark_prometheus_conf(), **COMPACTION_CONF, **config.spark_conf}
 
 
 def start_query(spark: SparkSession, config: JobConfig, metrics: JobMetrics) -> StreamingQuery:
@@ -67,13 +70,16 @@ def start_jobs(
                 "port": config.metrics_port,
             },
         )
-        running.append(RunningJob(config, job_metrics, query, listener, port))
+        vacuum = VacuumSchedule(spark, config).start()
+        running.append(RunningJob(config, job_metrics, query, listener, port, vacuum))
     return running
 
 
 def stop_jobs(spark: SparkSession, jobs: Sequence[RunningJob]) -> None:
     """Stop the queries and detach their listener (a session can outlive its jobs, e.g. in tests)."""
     for job in jobs:
+        if job.vacuum is not None:
+            job.vacuum.stop()
         job.query.stop()
     for listener in {id(job.listener): job.listener for job in jobs}.values():
         spark.streams.removeListener(listener)

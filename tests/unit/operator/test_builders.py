@@ -65,6 +65,16 @@ def test_user_spark_conf_is_passed_but_cannot_override_operator_settings() -> No
     assert conf["spark.executor.instances"] == str(inputs.plan.executor_instances)
 
 
+def test_shuffle_partitions_come_from_the_plan_not_the_local_defaults() -> None:
+    for budget in (12, 16):
+        plan = plan_pipeline(budget, 2048, 0.5)
+        for job in ("silver-kraken", "gold"):
+            conf = spark_conf(make_inputs(job, plan=plan[job], spark_conf={}))
+            assert conf["spark.sql.shuffle.partitions"] == str(2 * plan[job].executor_cores_total)
+    wider, narrower = plan_pipeline(16, 2048)["silver-kraken"], plan_pipeline(12, 2048)["silver-kraken"]
+    assert wider.shuffle_partitions > narrower.shuffle_partitions
+
+
 def test_driver_and_executors_get_the_jit_flag_and_keep_the_users_jvm_options() -> None:
     conf = spark_conf(make_inputs(spark_conf={"spark.executor.extraJavaOptions": "-XX:+UseG1GC"}))
     assert conf["spark.driver.extraJavaOptions"] == JVM_OPTIONS
