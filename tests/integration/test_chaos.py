@@ -1,23 +1,28 @@
-"""Crashes mid-stream: each job SIGKILLed at a random point and restarted through the real entrypoint
-(``python -m spark_jobs.jobs``, one Spark application per process, as in a driver pod), and the
-broker restarted under a running Bronze query. After recovery every produced trade is in each layer
-exactly once (counted against the produced set, not against another table)."""
+"""Crashes mid-stream: each job SIGKILLed while a batch is in flight (its offsets written, its commit
+not) and restarted through the real entrypoint (``python -m spark_jobs.jobs``, one Spark application
+per process, as in a driver pod), and the broker restarted under a running Bronze query. The data
+holds bad records and trade ids shared by several symbols. After recovery every produced trade is in
+each layer exactly once and every bad record in the DLQ once (counted against the produced sets, not
+against another table)."""
 
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
 
+from spark_jobs.avro_schemas import load_schema
 from spark_jobs.contracts import DLQ_TABLE, EXCHANGES, GOLD_TABLE, bronze_table, silver_table
 from spark_jobs.job_config import JobConfig
+from spark_jobs.synthetic_trades import CryptoDataFactory, encode_confluent
+from spark_jobs.transforms.dlq import DlqErrorType
 from tests.fixtures.pipeline_fixtures import PipelineEnv, expected_message_id, live_trades, now_factory
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.slow]
@@ -50,24 +55,39 @@ def delta_versions(table_path: str) -> int:
     return len(list(log_dir.glob("*.json"))) if log_dir.is_dir() else 0
 
 
+def batch_in_flight(checkpoint: Path) -> int | None:
+    """The newest batch whose offsets are written but whose commit is not (a half-committed batch)."""
+    offsets = [int(p.name) for p in (checkpoint / "offsets").glob("[0-9]*")]
+    if not offsets:
+        return None
+    newest = max(offsets)
+    return None if (checkpoint / "commits" / str(newest)).exists() else newest
+
+
 def kill_mid_stream(
     env: PipelineEnv, procs: dict[str, subprocess.Popen[bytes]], tables: dict[str, str]
-) -> None:
-    """SIGKILL each job's whole process group (python + JVM) at a random moment after its first data
-    commit, while it keeps processing."""
-    rng = random.Random()
+) -> dict[str, int | None]:
+    """SIGKILL each job's whole process group (python + JVM) once it has committed a first batch and
+    is inside a later one (offsets/N written, commits/N not), wherever that batch is: in its reads,
+    between its Silver and DLQ commits, in its MERGE. Returns job -> the batch left half-committed
+    after the kill (None when the commit slipped in before the kill landed)."""
     pending = dict(procs)
+    half_committed: dict[str, int | None] = {}
     deadline = time.monotonic() + 900
     while pending and time.monotonic() < deadline:
         for name, proc in list(pending.items()):
             assert proc.poll() is None, f"{name} exited ({proc.returncode}) before it could be killed"
-            if delta_versions(env.table_path(tables[name])) >= 2:  # version 0 = created, 1 = first batch
-                time.sleep(rng.uniform(0.0, 1.5))
+            checkpoint = env.root / "checkpoints" / name
+            if delta_versions(env.table_path(tables[name])) < 2:  # version 0 = created, 1 = first batch
+                continue
+            if batch_in_flight(checkpoint) is not None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(30)
+                half_committed[name] = batch_in_flight(checkpoint)
                 del pending[name]
-        time.sleep(0.2)
-    assert not pending, f"never committed a first batch: {sorted(pending)}"
+        time.sleep(0.05)
+    assert not pending, f"never caught inside a batch: {sorted(pending)}"
+    return half_committed
 
 
 def stop_gracefully(procs: dict[str, subprocess.Popen[bytes]], env: PipelineEnv) -> None:
@@ -99,27 +119,40 @@ JOB_TABLES = {
 
 
 def test_each_job_killed_mid_stream_then_restarted_loses_and_duplicates_nothing(spark, pipeline_env):
-    """All five jobs run as separate processes (as five driver pods would); each is SIGKILLed at a
-    random point after its first commit, then all five are started again from their checkpoints
-    and run until Gold holds every produced trade; then they are stopped with SIGTERM."""
+    """All five jobs run as separate processes (as five driver pods would); each is SIGKILLed inside
+    a batch after its first commit (at least one kill must leave offsets/N without commits/N), then
+    all five are started again from their checkpoints and run until Gold holds every produced
+    trade; then they are stopped with SIGTERM. Silver, the DLQ and Gold must then be exact."""
     env = pipeline_env
     factory = now_factory(seed=5)
     expected: dict[str, set[str]] = {}
+    expected_dlq: dict[str, Counter[str]] = {}
     for exchange in EXCHANGES:
         trades = live_trades(factory, exchange, TRADES_PER_EXCHANGE)
-        env.produce_trades(exchange, trades)
+        bad = bad_records(factory, env, exchange)
+        half = len(trades) // 2  # bad records mid-stream, inside batches that get interrupted
+        env.produce_trades(exchange, trades[:half])
+        env.produce_values(exchange, [(b"BAD", value) for value, _ in bad])
+        env.produce_trades(exchange, trades[half:])
         expected[exchange] = {expected_message_id(exchange, t) for t in trades}
+        expected_dlq[exchange] = Counter(str(error) for _, error in bad)
+        shared = len({t["trade_id"] for t in trades}) < len({(t["symbol"], t["trade_id"]) for t in trades})
+        assert shared, "the data must have trade ids that several symbols share"
     # Small batches, so every job has several to be interrupted in.
     configs = env.configs(trigger="2 seconds", max_offsets_per_trigger=60, max_files_per_trigger=1)
 
     first = {name: launch(env, config, "first") for name, config in configs.items()}
     try:
-        kill_mid_stream(env, first, JOB_TABLES)
+        half_committed = kill_mid_stream(env, first, JOB_TABLES)
     finally:
         for proc in first.values():
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(30)
+
+    left_half = {name: batch for name, batch in half_committed.items() if batch is not None}
+    assert left_half, f"no kill landed between an offset write and its commit: {half_committed}"
+    print(f"half-committed batches left by the kills: {left_half}")
 
     restarted = {name: launch(env, config, "restart") for name, config in configs.items()}
     try:
@@ -128,19 +161,49 @@ def test_each_job_killed_mid_stream_then_restarted_loses_and_duplicates_nothing(
     finally:
         stop_gracefully(restarted, env)
 
+    dlq = env.read(spark, DLQ_TABLE)
     for exchange in EXCHANGES:
+        produced = TRADES_PER_EXCHANGE + sum(expected_dlq[exchange].values())
         bronze = env.read(spark, bronze_table(exchange))
         offsets = bronze.select("partition", "offset").distinct().count()
-        assert bronze.count() == offsets == TRADES_PER_EXCHANGE, (
-            f"bronze-{exchange} lost or duplicated records"
-        )
+        assert bronze.count() == offsets == produced, f"bronze-{exchange} lost or duplicated records"
         ids = [r.message_id for r in env.read(spark, silver_table(exchange)).select("message_id").collect()]
         assert len(ids) == len(set(ids)), f"silver-{exchange} duplicated rows"
         assert set(ids) == expected[exchange], f"silver-{exchange} lost rows"
-    assert env.read(spark, DLQ_TABLE).count() == 0
+        dead = dlq.where(F.col("exchange") == exchange).select(
+            "kafka_partition", "kafka_offset", "error_type"
+        )
+        rows = dead.collect()
+        assert len({(r.kafka_partition, r.kafka_offset) for r in rows}) == len(rows), (
+            f"{exchange} DLQ doubled"
+        )
+        assert Counter(r.error_type for r in rows) == expected_dlq[exchange], f"{exchange} DLQ differs"
     ids = [r.message_id for r in env.read(spark, GOLD_TABLE).select("message_id").collect()]
     assert len(ids) == len(set(ids)), "gold duplicated rows"
     assert set(ids) == expected["binance"] | expected["kraken"], "gold lost rows"
+
+
+def bad_records(
+    factory: CryptoDataFactory, env: PipelineEnv, exchange: str
+) -> list[tuple[bytes | None, DlqErrorType]]:
+    """Bronze values Silver must dead-letter, with their error (a tombstone among them)."""
+    schema_id = env.schema_ids[exchange]
+    if exchange == "binance":
+        invalid = factory.invalid_trade_records(schema_id, unknown_schema_id=999_999)
+        return [(r.value, r.expected_error) for r in invalid]
+    schema = load_schema("kraken_raw_trade")
+    return [
+        (None, DlqErrorType.BAD_MAGIC_BYTE),
+        (encode_confluent(schema_id, schema, factory.kraken_raw_trade(side="x")), DlqErrorType.INVALID_SIDE),
+        (
+            encode_confluent(schema_id, schema, factory.kraken_raw_trade(quantity="0")),
+            DlqErrorType.NON_POSITIVE_QUANTITY,
+        ),
+        (
+            encode_confluent(schema_id, schema, factory.kraken_raw_trade(price="1.12345678901")),
+            DlqErrorType.INVALID_DECIMAL,
+        ),
+    ]
 
 
 def test_bronze_survives_a_broker_restart_mid_stream(spark, pipeline_env, kafka_broker):
