@@ -1,5 +1,5 @@
 # Entry points; each target calls a script in hack/ that installs what it needs first.
-.PHONY: local test lint bench install
+.PHONY: local test lint bench install images
 
 local:            ## run the local pipeline (Kafka + registry + feed + five Spark jobs)
 	hack/local.sh $(ARGS)
@@ -15,3 +15,6 @@ bench:            ## benchmarks (not part of the test run)
 
 install:
 	hack/install.sh all
+
+images:           ## the job and operator images as OCI archives under ~/.cache/k2/images (no registry needed)
+	hack/install.sh && hack/build-images.sh $(ARGS)

@@ -13,6 +13,7 @@
 #
 #   hack/build-images.sh [NAME...]     build the named images (default: all); prints "NAME ARCHIVE" lines
 #   hack/build-images.sh base          only the Debian base (into the private storage)
+#   hack/build-images.sh buildah ARGS  buildah on that private storage (e.g. `buildah images`)
 #   K2_IMAGE_TAG=dev hack/build-images.sh    another tag (default: the project version)
 #
 # Adding an image = a Dockerfile in hack/images/ + one `image` line at the bottom of this file.
@@ -134,7 +135,7 @@ job_wheelhouse() {
     log "job wheelhouse: pip wheel (pyspark comes from pip's cache after the first time)"
     rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
     cp "$project"/*.whl "$dest.tmp/"
-    "$python" -m pip wheel -q -w "$dest.tmp" --find-links "$project" "$(basename "$project"/*.whl)" >&2
+    "$python" -m pip wheel -q -w "$dest.tmp" "$project"/*.whl >&2
     pip_wheel_into "$dest.tmp"
     basename "$project"/*.whl | sed 's/-.*//; s/_/-/g' > "$dest.tmp/requirements.txt"
     echo "$key" > "$dest.tmp/.content-key"
@@ -143,19 +144,37 @@ job_wheelhouse() {
   echo "$dest"
 }
 
-# The operator's wheelhouse: the project wheel (installed without dependencies) and pyproject's
-# `operator` extra, the only packages the operator imports.
+# The operator's wheelhouse: a wheel of only k2_operator and k2_shared (the operator imports nothing
+# else of the project), generated from pyproject.toml, whose `operator` extra gives its dependencies.
 operator_wheelhouse() {
-  local project key dest
-  project=$(project_wheel)
-  key=$( { content_key "$project"; sha256sum pyproject.toml; } | sha)
+  local project key dest stage
+  project=$(project_wheel)   # keyed by the same sources
+  key=$( { content_key "$project"; echo operator-v1; } | sha)
   dest="$images_dir/wheels/operator-$key"
   if [ ! -f "$dest/.content-key" ]; then
-    rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
-    cp "$project"/*.whl "$dest.tmp/"
-    "$python" -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["operator"]))' \
-      > "$dest.tmp/requirements.txt"
-    "$python" -m pip wheel -q -w "$dest.tmp" -r "$dest.tmp/requirements.txt" >&2
+    rm -rf "$dest.tmp" && mkdir -p "$dest.tmp/stage"
+    stage="$dest.tmp/stage"
+    cp -r operator/k2_operator k2_shared "$stage/"
+    find "$stage" -name '__pycache__' -prune -exec rm -rf {} +
+    "$python" - "$stage/pyproject.toml" <<'PY'
+import json, sys, tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))
+meta, setuptools = project["project"], project["tool"]["setuptools"]
+operator_data = setuptools["package-data"]["k2_operator"]
+lines = [
+    "[build-system]", 'requires = ["setuptools>=68"]', 'build-backend = "setuptools.build_meta"', "",
+    "[project]", 'name = "k2-operator"', f'version = {json.dumps(meta["version"])}',
+    f'requires-python = {json.dumps(meta["requires-python"])}',
+    f'dependencies = {json.dumps(meta["optional-dependencies"]["operator"])}', "",
+    "[tool.setuptools.packages.find]", 'include = ["k2_operator*", "k2_shared*"]', "",
+    "[tool.setuptools.package-data]", f"k2_operator = {json.dumps(operator_data)}",
+]
+open(sys.argv[1], "w").write("\n".join(lines) + "\n")
+PY
+    "$python" -m pip wheel -q --no-deps --no-build-isolation -w "$dest.tmp" "$stage" >&2
+    rm -rf "$stage"
+    "$python" -m pip wheel -q -w "$dest.tmp" "$dest.tmp"/k2_operator-*.whl >&2
+    echo k2-operator > "$dest.tmp/requirements.txt"
     pip_wheel_into "$dest.tmp"
     echo "$key" > "$dest.tmp/.content-key"
     rm -rf "$dest" && mv "$dest.tmp" "$dest"
@@ -204,9 +223,9 @@ build_image() {
   ensure_base
   start=$(date +%s)
   log "$name: building $dockerfile ($key)"
-  # --pull=never: the base exists only in this storage; the CA bundle lets apt and pip in RUN steps
-  # reach the network exactly like the host does.
-  nice -n 10 buildah "${store_opts[@]}" bud --isolation chroot --network host --pull=never \
+  # --pull=never: the base exists only in this storage. The host's CA bundle lets apt in RUN steps reach
+  # the network exactly like the host does. --layers: a changed wheelhouse reuses the apt/JRE layer.
+  nice -n 10 buildah "${store_opts[@]}" bud --isolation chroot --network host --pull=never --layers \
     --volume /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro \
     --label "dev.k2.content-key=$key" -f "$root/$dockerfile" -t "localhost/$name:$tag" "$context" >&2
   rm -f "$archive" "$archive.key"
@@ -222,6 +241,9 @@ build_image() {
 #     NAME       Dockerfile                       build context
 image streaming  hack/images/streaming.Dockerfile wheels='!job_wheelhouse' jars='!spark_jars' entrypoint.sh=hack/images/streaming-entrypoint.sh
 image operator   hack/images/operator.Dockerfile  wheels='!operator_wheelhouse'
+
+# `hack/build-images.sh buildah ARGS...`: buildah on the private storage (tests, e2e, looking around).
+if [ "${1:-}" = buildah ]; then shift; exec buildah "${store_opts[@]}" "$@"; fi
 
 selected=("$@")
 [ "${#selected[@]}" -gt 0 ] || selected=("${image_names[@]}")

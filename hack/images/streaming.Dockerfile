@@ -9,7 +9,7 @@ FROM debian:bookworm-slim
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends openjdk-17-jre-headless python3 tini \
- && rm -rf /var/lib/apt/lists/* \
+ && apt-get clean && rm -rf /var/lib/apt/lists/* \
  && ln -s "$(dirname "$(dirname "$(readlink -f /usr/bin/java)")")" /opt/java \
  && groupadd --gid 185 k2 \
  && useradd --uid 185 --gid 185 --home-dir /opt/k2/work --no-create-home --shell /usr/sbin/nologin k2 \
@@ -24,7 +24,8 @@ ENV JAVA_HOME=/opt/java \
 # pip runs from its own wheel (it is not installed); --no-index: only the wheelhouse is used.
 RUN --mount=type=bind,source=wheels,target=/wheels \
     python3 -m venv --without-pip /opt/k2/venv \
- && /opt/k2/venv/bin/python /wheels/pip-*.whl/pip install --no-cache-dir --no-index \
+ && set -- /wheels/pip-*.whl \
+ && /opt/k2/venv/bin/python "$1/pip" install --no-cache-dir --no-index \
       --find-links /wheels -r /wheels/requirements.txt
 
 COPY jars/*.jar ${SPARK_HOME}/jars/

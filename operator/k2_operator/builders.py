@@ -14,8 +14,8 @@ import yaml
 from k2_operator import naming as n
 from k2_operator.pipeline_spec import VolumeSpec
 from k2_operator.planner import JobPlan
-from spark_jobs.job_config import JobConfig
-from spark_jobs.jvm_options import with_jvm_options
+from k2_shared.job_config import JobConfig
+from k2_shared.jvm_options import with_jvm_options
 
 IN_CLUSTER_MASTER = "k8s://https://kubernetes.default.svc"
 SPARK_SUBMIT = "spark-submit"

@@ -27,7 +27,7 @@ from k2_operator.planner import PipelinePlan, plan_pipeline
 from k2_operator.quality_process import desired_quality_deployment
 from k2_operator.spec_hash import spec_hash, stamp
 from k2_operator.state_machine import RestartPolicy
-from spark_jobs.job_config import JobConfig
+from k2_shared.job_config import JobConfig
 
 MIB = 1024 * 1024
 

@@ -1,10 +1,13 @@
-"""Per-pipeline driver identity: a ServiceAccount, a Role (rules from operator/manifests/driver-role.yaml,
-the single source the chart shares) and the RoleBinding between them, all owned by the pipeline."""
+"""Per-pipeline driver identity: a ServiceAccount, a Role (rules from k2_operator/manifests/driver-role.yaml,
+the single source the chart shares) and the RoleBinding between them, all owned by the pipeline.
+
+The driver Role's rules are read at run time, so they ship inside this package (package data): an
+operator installed from the wheel finds them without the repository."""
 
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 import yaml
@@ -12,13 +15,12 @@ import yaml
 from k2_operator import naming as n
 from k2_operator.builders import PipelineRef
 
-MANIFESTS_DIR = Path(__file__).resolve().parents[1] / "manifests"
-DRIVER_ROLE_FILE = MANIFESTS_DIR / "driver-role.yaml"
+DRIVER_ROLE_RESOURCE = resources.files("k2_operator") / "manifests" / "driver-role.yaml"
 
 
 @cache
 def driver_role_rules() -> tuple[dict[str, Any], ...]:
-    return tuple(yaml.safe_load(DRIVER_ROLE_FILE.read_text())["rules"])
+    return tuple(yaml.safe_load(DRIVER_ROLE_RESOURCE.read_text())["rules"])
 
 
 def _metadata(ref: PipelineRef) -> dict[str, Any]:

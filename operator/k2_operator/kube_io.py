@@ -13,7 +13,7 @@ from kubernetes.client.exceptions import ApiException
 from k2_operator import naming as n
 from k2_operator.spec_hash import hash_of
 from k2_operator.state_machine import ObservedDriver
-from spark_jobs.contracts import TERMINATION_BATCH_FAILED, TERMINATION_CHECKPOINT_WRITE_FAILED
+from k2_shared.contracts import TERMINATION_BATCH_FAILED, TERMINATION_CHECKPOINT_WRITE_FAILED
 
 log = logging.getLogger("k2_operator.kube")
 

@@ -10,7 +10,7 @@ import threading
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
-from spark_jobs.contracts import DRIVER_FAILURE_REASONS
+from k2_shared.contracts import DRIVER_FAILURE_REASONS
 
 RECONCILIATIONS = Counter(
     "k2_operator_reconciliations_total", "Pipeline reconciliations run, by what triggered them", ["trigger"]

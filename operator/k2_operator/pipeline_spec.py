@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar
 
-from spark_jobs.contracts import EXCHANGES, JOBS, raw_topic
-from spark_jobs.job_config import JobConfig
+from k2_shared.contracts import EXCHANGES, JOBS, raw_topic
+from k2_shared.job_config import JobConfig
 
 #: Spark settings the operator sets itself for every job; `spec.sparkConf` may not contain them.
 #: The CRD has one sparkConf CEL rule per key, in this order (tests check the drift).

@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from spark_jobs.contracts import JOB_NAMES, JOBS
+from k2_shared.contracts import JOB_NAMES, JOBS
 
 #: Each job needs one driver core and one executor core.
 MIN_CORES_PER_JOB = 2

@@ -69,6 +69,19 @@ def write_termination_message(reason: str, detail: str) -> Path | None:
     return path
 
 
+def driver_conf(config: JobConfig, in_pod: bool) -> dict[str, str]:
+    """The settings this driver's SparkSession builder adds. In a pod, spark-submit already applied the
+    config's ``spark_conf`` (the user's sparkConf, beneath the operator's own keys): applying it again
+    here would put the user's values back over the operator's, so only K2's defaults for keys the
+    user left alone are added."""
+    from spark_jobs.jobs.runner import session_conf
+
+    conf = session_conf(config)
+    if in_pod:
+        conf = {key: value for key, value in conf.items() if key not in config.spark_conf}
+    return conf
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_json_logging()
@@ -78,11 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     # Heavy imports after argument parsing: `--help` stays instant.
     from pyspark.errors import StreamingQueryException
 
-    from spark_jobs.jobs.runner import session_conf, start_jobs
+    from spark_jobs.jobs.runner import start_jobs
     from spark_jobs.spark_session import build_spark_session
 
-    master = None if "spark.master" in config.spark_conf else "local[2]"
-    spark = build_spark_session(f"k2-{config.job_name}", master=master, extra_conf=session_conf(config))
+    in_pod = "spark.master" in config.spark_conf
+    spark = build_spark_session(
+        f"k2-{config.job_name}", master=None if in_pod else "local[2]", extra_conf=driver_conf(config, in_pod)
+    )
     spark.sparkContext.setLogLevel("WARN")
     (job,) = start_jobs(spark, [config])
 

@@ -171,3 +171,12 @@ def test_names_fit_kubernetes_and_spark_limits() -> None:
     assert len(spark_conf(inputs)["spark.kubernetes.executor.podNamePrefix"]) <= 47
     with pytest.raises(ValueError):
         n.check_pipeline_name(longest + "x")
+
+
+def test_spark_submit_adds_no_jars_the_job_image_has_them_on_the_classpath(job_inputs: JobInputs) -> None:
+    """K2's jars sit in the image's pyspark jars folder (hack/images/streaming.Dockerfile), on every
+    driver's and executor's classpath from the start; a jar option here would ship a second copy."""
+    command = spark_submit_command(job_inputs)
+    assert not {"--jars", "--packages", "--driver-class-path"} & set(command)
+    classpath_keys = ("spark.jars", "spark.driver.extraClassPath", "spark.executor.extraClassPath")
+    assert [arg for arg in command if arg.startswith(classpath_keys)] == []

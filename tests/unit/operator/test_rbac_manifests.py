@@ -1,5 +1,5 @@
 """The RBAC: least privilege (the operator's rules in charts/k2/files/operator-rules.yaml, the driver Role
-from operator/manifests/driver-role.yaml), and the operator holds everything it grants the drivers."""
+from k2_operator/manifests/driver-role.yaml), and the operator holds everything it grants the drivers."""
 
 from __future__ import annotations
 
