@@ -45,10 +45,14 @@ def wheel_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (wheel,) = (root / "dist").glob("k2_streaming-*.whl")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
     python = root / "venv" / "bin" / "python"
-    subprocess.run([*pip, "--python", str(python), "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True)
+    subprocess.run(
+        [*pip, "--python", str(python), "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True
+    )
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     (Path(site) / "k2-test-dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
     return python
@@ -56,8 +60,15 @@ def wheel_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_wheel_holds_the_operators_runtime_manifests(wheel_python: Path, tmp_path: Path) -> None:
     located = subprocess.run(
-        [str(wheel_python), "-c", "import k2_operator.driver_rbac as d; print(d.__file__, len(d.driver_role_rules()))"],
-        capture_output=True, text=True, check=True, cwd=tmp_path,
+        [
+            str(wheel_python),
+            "-c",
+            "import k2_operator.driver_rbac as d; print(d.__file__, len(d.driver_role_rules()))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
     ).stdout.split()
     assert Path(located[0]).is_relative_to(wheel_python.parent.parent)
     assert int(located[1]) == len(driver_role_rules()) > 0
@@ -94,7 +105,9 @@ def test_an_operator_installed_from_the_wheel_reconciles_a_pipeline(
         return next((r for r in roles if r.metadata.name == "from-wheel-spark-driver"), None)
 
     role = wait_for("the driver Role", driver_role, timeout=60)
-    assert [op.cluster.api_client.sanitize_for_serialization(r) for r in role.rules] == list(driver_role_rules())
+    assert [op.cluster.api_client.sanitize_for_serialization(r) for r in role.rules] == list(
+        driver_role_rules()
+    )
     wait_for("five driver pods", lambda: len(op.driver_pods(namespace, "from-wheel")) == 5, timeout=60)
     assert process.metric("k2_operator_reconciliations_total", trigger="create") >= 1
     assert "Traceback" not in process.log_text()

@@ -30,7 +30,11 @@ SHARED_MODULES = ("contracts", "job_config", "jvm_options")
 def test_the_operator_imports_no_job_code_and_no_spark():
     modules = json.loads(
         subprocess.run(
-            [sys.executable, "-c", "import json, sys, k2_operator.handlers; print(json.dumps(sorted(sys.modules)))"],
+            [
+                sys.executable,
+                "-c",
+                "import json, sys, k2_operator.handlers; print(json.dumps(sorted(sys.modules)))",
+            ],
             capture_output=True,
             text=True,
             check=True,
@@ -38,14 +42,20 @@ def test_the_operator_imports_no_job_code_and_no_spark():
         ).stdout
     )
     assert "k2_shared.job_config" in modules
-    assert [m for m in modules if m.split(".")[0] in {"spark_jobs", "pyspark", "delta", "py4j", "k2_dev"}] == []
+    assert [
+        m for m in modules if m.split(".")[0] in {"spark_jobs", "pyspark", "delta", "py4j", "k2_dev"}
+    ] == []
 
 
 def test_the_job_modules_only_re_export_the_shared_ones():
     """Nothing is defined twice: each spark_jobs module is one star import of its k2_shared twin."""
     for name in SHARED_MODULES:
         tree = ast.parse((REPO / "spark_jobs" / f"{name}.py").read_text())
-        body = [node for node in tree.body if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]
+        body = [
+            node
+            for node in tree.body
+            if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+        ]
         assert len(body) == 1 and isinstance(body[0], ast.ImportFrom)
         assert (body[0].module, [alias.name for alias in body[0].names]) == (f"k2_shared.{name}", ["*"])
     assert spark_jobs.contracts.JOBS is k2_shared.contracts.JOBS

@@ -26,7 +26,7 @@ from k2_operator.planner import plan_pipeline
 from k2_operator.reconciler import deadline_due
 from k2_operator.state_machine import JobPhase, JobRecord
 
-from spark_jobs import job_config as job_config_module
+from k2_shared import job_config as job_config_module
 from spark_jobs.contracts import JOB_NAMES
 from spark_jobs.job_config import JobConfig
 
