@@ -12,7 +12,18 @@ pytest_plugins = [
     "tests.fixtures.e2e_fixtures",
 ]
 
-TIER_MARKERS = ("unit", "fuzz", "integration", "chaos", "operator", "chart", "monitoring", "images", "e2e", "slow")
+TIER_MARKERS = (
+    "unit",
+    "fuzz",
+    "integration",
+    "chaos",
+    "operator",
+    "chart",
+    "monitoring",
+    "images",
+    "e2e",
+    "slow",
+)
 
 
 def pytest_report_collectionfinish(config, start_path, items):
