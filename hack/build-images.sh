@@ -241,6 +241,8 @@ build_image() {
 #     NAME       Dockerfile                       build context
 image streaming  hack/images/streaming.Dockerfile wheels='!job_wheelhouse' jars='!spark_jars' entrypoint.sh=hack/images/streaming-entrypoint.sh
 image operator   hack/images/operator.Dockerfile  wheels='!operator_wheelhouse'
+# Kafka and the schema registry for the e2e tier: their generators and `image` lines.
+source "$root/hack/images/e2e-images.sh"
 
 # `hack/build-images.sh buildah ARGS...`: buildah on the private storage (tests, e2e, looking around).
 if [ "${1:-}" = buildah ]; then shift; exec buildah "${store_opts[@]}" "$@"; fi

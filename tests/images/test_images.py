@@ -26,7 +26,7 @@ BUILD = REPO / "hack" / "build-images.sh"
 
 
 def build_images() -> tuple[dict[str, Path], str]:
-    done = subprocess.run([str(BUILD)], capture_output=True, text=True, cwd=REPO)
+    done = subprocess.run([str(BUILD), "streaming", "operator"], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr[-4000:]
     archives = {name: Path(path) for name, path in (line.split() for line in done.stdout.splitlines())}
     return archives, done.stderr
