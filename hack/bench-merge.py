@@ -154,12 +154,14 @@ def main() -> int:
     spark.stop()
     print(f"\nGold MERGE through one hour: {args.batches} batches x {args.rows} trades")
     print(
-        f"{'variant':<12} {'early s':>8} {'late s':>8} {'late/early':>10} {'files':>6} {'after OPTIMIZE':>15}"
+        f"{'variant':<12} {'early s':>8} {'late s':>8} {'late/early':>10} {'files read early/late':>22} "
+        f"{'hour files':>10} {'after OPTIMIZE':>15}"
     )
     for name, r in results.items():
         print(
             f"{name:<12} {r['early']:8.2f} {r['late']:8.2f} {r['ratio']:10.2f} "
-            f"{int(r['files']):6d} {int(r['optimized']):15d}"
+            f"{r['read_early']:10.1f} / {r['read_late']:<9.1f} "
+            f"{int(r['files']):10d} {int(r['optimized']):15d}"
         )
     return 0
 
