@@ -16,6 +16,9 @@ ENV PATH=/opt/k2/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 # wheelhouse's k2-operator wheel holds k2_operator and k2_shared only, and depends on pyproject's
 # `operator` extra: neither pyspark nor any other part of the jobs is installed. The operator uses the
 # Kubernetes client's synchronous API; its asyncio twin (kubernetes/aio, 68 MB of the image) goes.
+# buildah's --layers cache keys a RUN by its text, not by what a bind mount holds: copying the
+# wheelhouse's content key first makes a changed wheelhouse rebuild the install layer.
+COPY wheels/.content-key /opt/k2/wheelhouse.content-key
 RUN --mount=type=bind,source=wheels,target=/wheels \
     python3 -m venv --without-pip /opt/k2/venv \
  && set -- /wheels/pip-*.whl \

@@ -22,6 +22,9 @@ ENV JAVA_HOME=/opt/java \
     PYTHONUNBUFFERED=1
 
 # pip runs from its own wheel (it is not installed); --no-index: only the wheelhouse is used.
+# buildah's --layers cache keys a RUN by its text, not by what a bind mount holds: copying the
+# wheelhouse's content key first makes a changed wheelhouse rebuild the install layer.
+COPY wheels/.content-key /opt/k2/wheelhouse.content-key
 RUN --mount=type=bind,source=wheels,target=/wheels \
     python3 -m venv --without-pip /opt/k2/venv \
  && set -- /wheels/pip-*.whl \

@@ -11,6 +11,7 @@ A second build run finds both images up to date (content-hash cache) without reb
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import textwrap
 import uuid
@@ -181,6 +182,32 @@ def test_operator_image_has_the_operator_and_no_spark_java_or_job_code(operator_
     java = "if command -v java || [ -e /usr/lib/jvm ]; then echo JAVA-FOUND; else echo NO-JAVA; fi"
     assert operator_image.run("sh", "-c", java).split()[-1] == "NO-JAVA"
     assert "--liveness" in operator_image.run("python", "-m", "k2_operator", "--help")
+
+
+def installed_sha256(container: Container, module_file: str) -> str:
+    """sha256 of a module file as installed in the image's venv (found through the import system)."""
+    return container.run(
+        "python",
+        "-c",
+        "import hashlib, importlib.util as u, sys; spec = u.find_spec(sys.argv[1]);"
+        "print(hashlib.sha256(open(spec.origin, 'rb').read()).hexdigest())",
+        module_file,
+    ).split()[-1]
+
+
+def test_the_images_install_the_sources_of_this_checkout(
+    streaming: Container, operator_image: Container
+) -> None:
+    """buildah's layer cache once reused a stale install layer after the sources changed (a RUN keyed by
+    its text, not by its bind-mounted wheelhouse): the installed modules must be this checkout's."""
+    for container, module, path in (
+        (streaming, "spark_jobs.normalization", "spark_jobs/normalization.py"),
+        (streaming, "spark_jobs.feeds.runner", "spark_jobs/feeds/runner.py"),
+        (operator_image, "k2_operator.reconciler", "operator/k2_operator/reconciler.py"),
+        (operator_image, "k2_shared.contracts", "k2_shared/contracts.py"),
+    ):
+        expected = hashlib.sha256((REPO / path).read_bytes()).hexdigest()
+        assert installed_sha256(container, module) == expected, path
 
 
 def test_a_second_build_finds_both_images_up_to_date(archives: dict[str, Path]) -> None:
