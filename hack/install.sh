@@ -5,7 +5,8 @@
 #
 #   hack/install.sh              python venv + Spark jars (what unit tests and Spark need)
 #   hack/install.sh local        + Kafka broker and schema registry (the local pipeline)
-#   hack/install.sh all          + the Kubernetes control plane, the e2e node and helm built from source
+#   hack/install.sh all          + Debian packages (hack/install-debs.sh: jq, buildah, mmdebstrap, runc,
+#                                containerd, CNI plugins), the Kubernetes control plane, the e2e node and helm built from source
 #                                (operator, chart and e2e tests), promtool/prometheus and the
 #                                prometheus-operator CRDs (monitoring tests), actionlint (CI workflow test)
 set -euo pipefail
@@ -52,6 +53,7 @@ if [ "$what" = local ] || [ "$what" = all ]; then
   done
 fi
 if [ "$what" = all ]; then
+  hack/install-debs.sh
   # promtool + prometheus (Debian package, unpacked) and the prometheus-operator CRDs: monitoring tests.
   for s in hack/build-kube.sh hack/build-helm.sh hack/fetch-prometheus.sh hack/fetch-prometheus-operator-crds.sh; do
     if [ -x "$s" ]; then "$s" >/dev/null; fi
