@@ -76,6 +76,10 @@ async def collect(
     return received
 
 
+# Every symbol the recorded sample carries: the feed produces only the symbols it subscribed to.
+RECORDED_BINANCE_SYMBOLS = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT"]
+
+
 def test_live_feed_survives_a_dropped_connection_and_produces_every_trade(
     kafka_broker: KafkaBroker, schema_registry: SchemaRegistry, unique_raw_topics: dict[str, str]
 ) -> None:
@@ -96,7 +100,7 @@ def test_live_feed_survives_a_dropped_connection_and_produces_every_trade(
             config = FeedConfig(
                 ["binance"], "live", kafka_broker.bootstrap_servers, schema_registry.url,
                 limit=len(messages), duration=60.0, topics=unique_raw_topics, reconnect=FAST,
-                live_urls={"binance": server.url}, symbols={"binance": ["BTCUSDT", "ETHUSDT"]},
+                live_urls={"binance": server.url}, symbols={"binance": RECORDED_BINANCE_SYMBOLS},
             )  # fmt: skip
             return await feed(config), server
 
@@ -104,7 +108,7 @@ def test_live_feed_survives_a_dropped_connection_and_produces_every_trade(
 
     expected = sample_manifest()["binance"]
     counters, connections = stats.exchanges["binance"], stats.connections["binance"]
-    assert server.paths[0] == "/stream?streams=btcusdt@trade/ethusdt@trade"
+    assert server.paths[0] == "/stream?streams=btcusdt@trade/ethusdt@trade/bnbusdt@trade/solusdt@trade"
     assert connections.connects == 2 and connections.disconnects == 1
     assert counters.received == expected["messages"]
     assert counters.produced == expected["trades"]

@@ -5,6 +5,7 @@ inside its package."""
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -75,8 +76,25 @@ def test_the_wheel_holds_the_operators_runtime_manifests(wheel_python: Path, tmp
 
 
 @pytest.fixture
+def session_operator_paused(k2_operator: OperatorProcess) -> Iterator[None]:
+    """The session's cluster-wide operator would reconcile the wheel's namespace too, and whichever
+    operator saw the pipeline first did the work: it is paused (SIGSTOP by pid) so that the operator
+    from the wheel alone must reconcile, then resumed."""
+    assert k2_operator.proc is not None
+    k2_operator.proc.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        k2_operator.proc.send_signal(signal.SIGCONT)
+
+
+@pytest.fixture
 def wheel_operator(
-    wheel_python: Path, operator_service_account: Path, op: OperatorKit, tmp_path: Path
+    wheel_python: Path,
+    operator_service_account: Path,
+    op: OperatorKit,
+    tmp_path: Path,
+    session_operator_paused: None,
 ) -> Iterator[tuple[OperatorProcess, str]]:
     namespace = op.namespace()
     process = OperatorProcess(

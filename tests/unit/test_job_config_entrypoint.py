@@ -58,7 +58,10 @@ def test_kafka_options_bound_batches_and_take_sasl_from_the_environment(tmp_path
     config = JobConfig.from_yaml_file(write_config(tmp_path, layer="bronze", max_offsets_per_trigger=123))
     options = kafka_source_options(config)
     assert options["maxOffsetsPerTrigger"] == "123"
-    assert options["subscribe"] == "market.crypto.trades.binance.raw"
+    # the raw topic and its rejected-frames topic (frames the feed could not parse reach the DLQ too)
+    assert (
+        options["subscribe"] == "market.crypto.trades.binance.raw,market.crypto.trades.binance.raw.rejected"
+    )
     assert "kafka.sasl.jaas.config" not in options
     monkeypatch.setenv("K2_KAFKA_SASL_USERNAME", "k2")
     monkeypatch.setenv("K2_KAFKA_SASL_PASSWORD", "secret")
