@@ -134,6 +134,8 @@ def run_variant(spark: SparkSession, root: Path, name: str, batches: int, rows: 
         "early": early,
         "late": late,
         "ratio": late / early,
+        "read_early": statistics.mean(read[1 : 1 + window]),
+        "read_late": statistics.mean(read[-window:]),
         "files": files_before,
         "optimized": files_after,
     }
