@@ -19,6 +19,13 @@ import yaml
 
 from k2_shared.contracts import EXCHANGES, LAYERS, LOCAL_METRICS_PORTS, raw_topic
 
+#: Silver's trade-age limit: older trades go to the DLQ as timestamp_out_of_range.
+DEFAULT_MAX_TRADE_AGE = "7 days"
+#: Silver's trade-age limit where the trades come from the recorded sample (spark_jobs/feeds/samples, from
+#: 2024): the replay source keeps the recording's trade times, so the default 7 days would send every
+#: replayed trade to the DLQ as timestamp_out_of_range.
+REPLAY_MAX_TRADE_AGE = "36500 days"
+
 #: Delta's default deleted-file retention, the floor of a VACUUM's (jobs/table_maintenance.py).
 MIN_VACUUM_RETENTION_HOURS = 168
 
@@ -41,7 +48,7 @@ class JobConfig:
     #: trigger this still bounds Bronze at 50,000 records/s per exchange and ~40 MB of values per batch.
     max_offsets_per_trigger: int = 500_000
     starting_offsets: str = "earliest"
-    max_trade_age: str = "7 days"
+    max_trade_age: str = DEFAULT_MAX_TRADE_AGE
     metrics_port: int = 8000
     spark_conf: dict[str, str] = field(default_factory=dict)
     #: Address the metrics endpoint binds: all interfaces in a pod (Prometheus scrapes the pod IP),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar
 
 from k2_shared.contracts import EXCHANGES, JOBS, raw_topic
-from k2_shared.job_config import JobConfig
+from k2_shared.job_config import DEFAULT_MAX_TRADE_AGE, REPLAY_MAX_TRADE_AGE, JobConfig
 
 #: Spark settings the operator sets itself for every job; `spec.sparkConf` may not contain them.
 #: The CRD has one sparkConf CEL rule per key, in this order (tests check the drift).
@@ -269,8 +269,17 @@ class PipelineSpec:
                     starting_offsets=self.kafka.starting_offsets,
                     metrics_port=metrics_port,
                     spark_conf=self.effective_spark_conf(),
+                    max_trade_age=self._max_trade_age(exchange),
                 )
         raise KeyError(f"{job_name!r} is not a job of this pipeline {self.job_names}")
+
+    def _max_trade_age(self, exchange: str | None) -> str:
+        """Silver's age limit: the replay feed produces the recording's own (2024) trade times, which
+        the default limit would send to the DLQ; any other source keeps JobConfig's default."""
+        feed = self.exchange(exchange).feed if exchange is not None else None
+        if feed is not None and feed.source == "replay":
+            return REPLAY_MAX_TRADE_AGE
+        return DEFAULT_MAX_TRADE_AGE
 
     def __post_init__(self) -> None:
         _check_pipeline(self)

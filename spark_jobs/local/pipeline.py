@@ -17,7 +17,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from spark_jobs.contracts import JOBS, RAW_TOPICS, value_subject, with_rejected_topics
-from spark_jobs.job_config import JobConfig
+from spark_jobs.job_config import DEFAULT_MAX_TRADE_AGE, REPLAY_MAX_TRADE_AGE, JobConfig
 from spark_jobs.jobs.runner import RunningJob, session_conf, start_jobs
 from spark_jobs.local.bad_records import inject_bad_records
 from spark_jobs.local.ports import LocalPorts
@@ -154,7 +154,7 @@ class LocalPipeline:
     def max_trade_age(self) -> str:
         """The recorded sample is from 2024: with the replay source Silver accepts old trades,
         otherwise every replayed trade would land in the DLQ as timestamp_out_of_range."""
-        return "36500 days" if self.settings.source == "replay" else "7 days"
+        return REPLAY_MAX_TRADE_AGE if self.settings.source == "replay" else DEFAULT_MAX_TRADE_AGE
 
     def start_spark_jobs(self) -> None:
         configs = self.job_configs()

@@ -14,7 +14,7 @@ import yaml
 from k2_operator.pipeline_spec import SPARK_CONF_DENYLIST, PipelineSpec, PipelineSpecError
 
 from spark_jobs.contracts import JOB_NAMES, raw_topic
-from spark_jobs.job_config import JobConfig
+from spark_jobs.job_config import DEFAULT_MAX_TRADE_AGE, REPLAY_MAX_TRADE_AGE, JobConfig
 
 pytestmark = pytest.mark.unit
 
@@ -197,3 +197,16 @@ def test_a_custom_exchange_topic_reaches_the_bronze_job_config():
     assert spec.job_config("bronze-kraken").topic == "team-a.kraken.trades"
     assert spec.job_config("bronze-binance").topic == raw_topic("binance")
     assert spec.job_config("bronze-binance").kafka_topic is None
+
+
+def test_a_replay_feed_lets_silver_accept_the_recordings_trade_times():
+    """The recorded sample's trades are from 2024: Silver of a replayed exchange accepts their age (or
+    every replayed trade would land in the DLQ as timestamp_out_of_range); other sources keep the limit."""
+    cr_spec = copy.deepcopy(MINIMAL_SPEC)
+    cr_spec["exchanges"][0]["feed"] = {"source": "replay"}
+    cr_spec["exchanges"][1]["feed"] = {"source": "synthetic"}
+    spec = PipelineSpec.from_cr_spec(cr_spec)
+    assert spec.job_config("silver-binance").max_trade_age == REPLAY_MAX_TRADE_AGE != DEFAULT_MAX_TRADE_AGE
+    assert spec.job_config("silver-kraken").max_trade_age == DEFAULT_MAX_TRADE_AGE
+    no_feed = PipelineSpec.from_cr_spec(MINIMAL_SPEC)
+    assert no_feed.job_config("silver-binance").max_trade_age == DEFAULT_MAX_TRADE_AGE
