@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 GROUP: Final = "k2.dev"
@@ -53,9 +54,20 @@ RUN_AS_USER: Final = 185
 MAX_PIPELINE_NAME: Final = 32
 
 
+#: What the CRD's CEL rule on metadata.name accepts: <name>-<job>-driver is a Service name (a DNS-1035
+#: label: lowercase letters, digits and '-', a letter first, no dots).
+PIPELINE_NAME_PATTERN: Final = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
 def check_pipeline_name(pipeline: str) -> None:
+    """The CRD refuses these at apply time; checked here for paths that do not go through it."""
     if len(pipeline) > MAX_PIPELINE_NAME:
         raise ValueError(f"pipeline name {pipeline!r} is longer than {MAX_PIPELINE_NAME} characters")
+    if not PIPELINE_NAME_PATTERN.match(pipeline):
+        raise ValueError(
+            f"pipeline name {pipeline!r} must start with a letter and hold only lowercase letters, "
+            "digits and '-'"
+        )
 
 
 def driver_pod_name(pipeline: str, job: str) -> str:

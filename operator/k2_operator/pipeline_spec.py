@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar
 
-from k2_shared.contracts import EXCHANGES, JOBS, raw_topic
+from k2_shared.contracts import EXCHANGES, JOB_NAMES, JOBS, raw_topic
 from k2_shared.job_config import DEFAULT_MAX_TRADE_AGE, REPLAY_MAX_TRADE_AGE, JobConfig
 
 #: Spark settings the operator sets itself for every job; `spec.sparkConf` may not contain them.
@@ -195,7 +195,8 @@ class QualitySpec:
 
 @dataclass(frozen=True)
 class RestartPolicySpec:
-    type: RestartType = "OnFailure"
+    #: Streaming jobs run forever: a driver that exits, even cleanly, is restarted.
+    type: RestartType = "Always"
     max_retries: int = 5
     backoff_initial_seconds: int = 10
     backoff_max_seconds: int = 300
@@ -204,6 +205,14 @@ class RestartPolicySpec:
     def backoff_seconds(self, restarts: int) -> int:
         """Delay before restart number `restarts + 1`: initial x 2^restarts, capped at the maximum."""
         return int(min(self.backoff_initial_seconds * 2 ** max(restarts, 0), self.backoff_max_seconds))
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Per-job settings (`spec.jobs.<job>`)."""
+
+    #: Changing it restarts this job's driver now (and clears its Failed phase).
+    restart_nonce: int | None = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +225,13 @@ class PipelineSpec:
     image_pull_policy: PullPolicy = "IfNotPresent"
     suspend: bool = False
     driver_start_timeout_seconds: int = 300
+    #: A Running driver whose query reported no progress for this long is Stalled.
+    progress_timeout_seconds: int = 600
+    #: A Lost driver (NotReady node, phase Unknown, stuck Terminating) is replaced after this long.
+    driver_lost_grace_seconds: int = 300
+    #: Changing it restarts every job's driver now (and clears Failed).
+    restart_nonce: int | None = None
+    jobs: dict[str, JobSpec] = field(default_factory=dict)
     triggers: TriggerSpec = field(default_factory=TriggerSpec)
     resources: ResourceSpec = field(default_factory=ResourceSpec)
     restart_policy: RestartPolicySpec = field(default_factory=RestartPolicySpec)
@@ -243,6 +259,11 @@ class PipelineSpec:
             if exchange.name == name:
                 return exchange
         raise KeyError(name)
+
+    def restart_nonce_of(self, job: str) -> str:
+        """The restart nonces a job's driver runs under, "<pipeline>.<job>" (unset counts as 0)."""
+        job_spec = self.jobs.get(job) or JobSpec()
+        return f"{self.restart_nonce or 0}.{job_spec.restart_nonce or 0}"
 
     def effective_spark_conf(self) -> dict[str, str]:
         """User Spark conf plus the Hadoop settings as `spark.hadoop.*` (what each job receives)."""
@@ -326,6 +347,9 @@ def _check_pipeline(spec: PipelineSpec) -> None:
             raise PipelineSpecError(f"spec.exchanges[{i}].name", f"must be one of {EXCHANGES}, got {name!r}")
     if len(set(names)) != len(names):
         raise PipelineSpecError("spec.exchanges", f"duplicate exchange names {names}")
+    for job in spec.jobs:
+        if job not in JOB_NAMES:
+            raise PipelineSpecError("spec.jobs", f"{job!r} is not a job name {JOB_NAMES}")
     for key in SPARK_CONF_DENYLIST:
         if key in spec.spark_conf:
             raise PipelineSpecError("spec.sparkConf", f"{key} is set by the operator")
@@ -384,6 +408,10 @@ def _parse_dataclass(cls: type[T], data: Any, path: str) -> T:
 
 def _parse_value(owner: type, fld: dataclasses.Field[Any], value: Any, path: str) -> Any:
     nested = _NESTED.get((owner.__name__, fld.name))
+    if nested is dict:
+        if not isinstance(value, Mapping):
+            raise PipelineSpecError(path, "must be an object")
+        return {str(k): _parse_dataclass(JobSpec, v, f"{path}.{k}") for k, v in value.items()}
     if nested is list:
         if not isinstance(value, list):
             raise PipelineSpecError(path, "must be a list")
@@ -424,6 +452,7 @@ _NESTED: Final[dict[tuple[str, str], Any]] = {
     ("PipelineSpec", "resources"): ResourceSpec,
     ("PipelineSpec", "restart_policy"): RestartPolicySpec,
     ("PipelineSpec", "quality"): QualitySpec,
+    ("PipelineSpec", "jobs"): dict,
     ("KafkaSpec", "credentials_secret_ref"): CredentialsSecretRef,
     ("SchemaRegistrySpec", "credentials_secret_ref"): CredentialsSecretRef,
     ("StorageSpec", "secret_ref"): SecretRef,
@@ -435,6 +464,9 @@ _NESTED: Final[dict[tuple[str, str], Any]] = {
 _SCALAR_KINDS: Final[dict[str, type]] = {
     "suspend": bool,
     "driver_start_timeout_seconds": int,
+    "progress_timeout_seconds": int,
+    "driver_lost_grace_seconds": int,
+    "restart_nonce": int,
     "max_offsets_per_trigger": int,
     "total_cores": int,
     "cpu_request_ratio": float,
@@ -464,5 +496,5 @@ def _to_camel(value: Any) -> Any:
     if isinstance(value, tuple):
         return [_to_camel(v) for v in value]
     if isinstance(value, dict):
-        return dict(value)
+        return {k: _to_camel(v) for k, v in value.items()}
     return value

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from k2_operator import naming as n
 from k2_operator.pipeline_spec import PipelineSpec
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -412,6 +413,42 @@ def test_kubectl_apply_rejects_an_invalid_cr(kube_cluster: KubeCluster, api: cli
     assert result.returncode != 0
     assert "spec.resources.totalCores" in result.stderr
     assert "less than or equal to 16" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("trades.v2", "no dots"),
+        ("2trades", "must start with a letter"),
+        ("t" * 33, "at most 32 characters"),
+    ],
+)
+def test_names_that_cannot_name_the_children_are_rejected_at_apply_time(
+    api: client.CustomObjectsApi, name: str, why: str
+) -> None:
+    """<name>-<job>-driver must be a Service name (DNS-1035: no dots, a letter first) and <name>-<job>
+    fits Spark's 47-character executor prefix: the CRD's CEL rule on metadata.name refuses the rest."""
+    with pytest.raises(ApiException) as error:
+        create(api, pipeline(name, MINIMAL_SPEC))
+    assert error.value.status == 422, why
+    assert "metadata.name must" in yaml.safe_load(error.value.body)["message"], why
+    accepted = create(api, pipeline("t" * 32, MINIMAL_SPEC))  # the longest name that fits
+    assert n.check_pipeline_name(accepted["metadata"]["name"]) is None
+    api.delete_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, "t" * 32)
+    with pytest.raises(ValueError):
+        n.check_pipeline_name(name)
+
+
+def test_restart_nonces_and_job_keys_are_checked(api: client.CustomObjectsApi) -> None:
+    ok = merged(MINIMAL_SPEC, {"restartNonce": 3, "jobs": {"gold": {"restartNonce": 1}}})
+    body = api.create_namespaced_custom_object(
+        GROUP, VERSION, NAMESPACE, PLURAL, pipeline("nonces", ok), dry_run="All", field_validation="Strict"
+    )
+    assert PipelineSpec.from_cr_spec(body["spec"]).restart_nonce_of("gold") == "3.1"
+    assert body["spec"]["restartPolicy"]["type"] == "Always"
+    with pytest.raises(ApiException) as error:
+        create(api, pipeline("bad-job", merged(MINIMAL_SPEC, {"jobs": {"platinum": {"restartNonce": 1}}})))
+    assert "jobs keys are job names" in yaml.safe_load(error.value.body)["message"]
 
 
 def test_every_denylisted_spark_conf_key_is_rejected(api: client.CustomObjectsApi) -> None:
