@@ -17,9 +17,18 @@ PHASE_RUNNING = "Running"
 PHASE_UPDATING = "Updating"
 PHASE_DEGRADED = "Degraded"
 PHASE_FAILED = "Failed"
+PHASE_SUCCEEDED = "Succeeded"
 PHASE_SUSPENDED = "Suspended"
 
-_TROUBLE = (JobPhase.FAILED, JobPhase.BACKOFF)
+#: Job phases that make the pipeline Degraded (a streaming job that Succeeded has stopped too).
+_TROUBLE = (
+    JobPhase.FAILED,
+    JobPhase.BACKOFF,
+    JobPhase.LOST,
+    JobPhase.STALLED,
+    JobPhase.PARTIAL,
+    JobPhase.SUCCEEDED,
+)
 _MOVING = (JobPhase.PENDING, JobPhase.STARTING, JobPhase.BACKOFF)
 _UPDATE_REASONS = ("SpecChanged", "DriverUpdated")
 
@@ -30,6 +39,8 @@ def pipeline_phase(records: Mapping[str, JobRecord], suspended: bool) -> str:
         return PHASE_SUSPENDED
     if phases and all(phase == JobPhase.FAILED for phase in phases):
         return PHASE_FAILED
+    if phases and all(phase == JobPhase.SUCCEEDED for phase in phases):
+        return PHASE_SUCCEEDED
     if any(phase in _TROUBLE for phase in phases):
         return PHASE_DEGRADED
     if phases and all(phase == JobPhase.RUNNING for phase in phases):
@@ -44,6 +55,20 @@ def pipeline_phase(records: Mapping[str, JobRecord], suspended: bool) -> str:
 def ready_count(records: Mapping[str, JobRecord]) -> str:
     running = sum(record.phase == JobPhase.RUNNING for record in records.values())
     return f"{running}/{len(records)}"
+
+
+def invalid_spec_conditions(
+    error: str, generation: int, previous: list[dict[str, Any]] | None, now: float
+) -> list[dict[str, Any]]:
+    """A spec the operator cannot act on: not Ready, Degraded, with the reason; the drivers of the last
+    valid spec keep running (the reconciler leaves them alone)."""
+    old = {c.get("type"): c for c in previous or []}
+    values = {
+        "Ready": ("False", "InvalidSpec", error),
+        "Progressing": ("False", "InvalidSpec", "nothing changes until the spec is fixed"),
+        "Degraded": ("True", "InvalidSpec", error),
+    }
+    return [_condition(kind, value, old.get(kind), generation, now) for kind, value in values.items()]
 
 
 def conditions(
@@ -125,7 +150,12 @@ _FIELDS = {
     "reason": "reason",
     "message": "message",
 }
-_TIMES = {"last_transition": "lastTransitionTime", "next_restart_at": "nextRestartTime"}
+_OPTIONAL = {"executors": "executors", "restart_nonce": "restartNonce", "node": "node"}
+_TIMES = {
+    "last_transition": "lastTransitionTime",
+    "next_restart_at": "nextRestartTime",
+    "last_progress": "lastProgressTime",
+}
 
 
 def record_to_status(record: JobRecord, cores: int) -> dict[str, Any]:
@@ -133,6 +163,8 @@ def record_to_status(record: JobRecord, cores: int) -> dict[str, Any]:
     for attr, status_key in _TIMES.items():
         value = getattr(record, attr)
         entry[status_key] = to_rfc3339(value) if value else None
+    for attr, status_key in _OPTIONAL.items():
+        entry[status_key] = getattr(record, attr) or None
     entry["cores"] = cores
     return entry
 
@@ -144,6 +176,9 @@ def record_from_status(entry: Mapping[str, Any] | None) -> JobRecord:
     for attr, key in _TIMES.items():
         if entry.get(key):
             values[attr] = from_rfc3339(entry[key])
+    for attr, key in _OPTIONAL.items():
+        if entry.get(key) is not None:
+            values[attr] = entry[key]
     return dataclasses.replace(JobRecord(), **values)
 
 

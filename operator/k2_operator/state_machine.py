@@ -7,22 +7,40 @@ Job phases (``status.jobs[<job>].phase``):
 
 - ``Pending``   no driver yet; one is created at once (new job, or reason ``SpecChanged``: the old
                 driver of a changed job is being removed and its replacement follows);
-- ``Starting``  a driver pod exists and is not Running yet;
-- ``Running``   the driver pod is Running (since ``lastTransitionTime``);
+- ``Starting``  a driver pod exists and is not Running and Ready yet; a waiting reason the pod shows
+                (ImagePullBackOff, CreateContainerConfigError, Unschedulable, ...) becomes the job's
+                reason at once, with a Warning Event, not only after the start timeout;
+- ``Running``   the driver pod is Running and Ready (its readiness probe on the metrics port passes),
+                every planned executor is Ready and the query reports progress;
+- ``RunningWithPartialCapacity``  the driver is Running and Ready but fewer executors than planned are;
+- ``Stalled``   the driver is Running and Ready but its query reported no progress (the driver's
+                ``k2.dev/last-progress`` annotation) for ``progressTimeoutSeconds``: reported, not restarted;
+- ``Lost``      the driver is on a NotReady or deleted node, in pod phase Unknown, or stuck Terminating;
+                replaced after ``driverLostGraceSeconds``: deleted, and force-deleted only once its
+                Node object is gone (a partitioned node may still run it: two drivers must never
+                write one checkpoint);
 - ``BackOff``   the driver failed, was lost or did not start in time; restarted at ``nextRestartTime``;
 - ``Failed``    restarts are exhausted (or the policy forbids them); stays until the job's spec changes;
-- ``Succeeded`` the driver exited successfully under restart policy ``OnFailure`` or ``Never``;
+- ``Succeeded`` the driver exited successfully under restart policy ``OnFailure`` or ``Never`` (under
+                ``Always``, the default, a streaming driver's clean exit is a failure to restart);
 - ``Suspended`` the pipeline is suspended: no driver, checkpoints kept.
 
 The phase names are the CRD's status enum.
 
 Only one driver per job exists at any time (fixed pod name): a replacement is created only once the
 old pod is gone, so two drivers never write the same checkpoint.
+
+A change of the job's restart nonce (``spec.restartNonce``, ``spec.jobs.<job>.restartNonce``) replaces the
+driver at once, with a fresh restart budget, and clears Failed; so does resuming a suspended pipeline.
+A spec change of a job whose upstream layer is still rolling out is queued (``UpdateQueued``): the
+reconciler passes the upstream jobs that have not reached their new spec, so Bronze is replaced before
+Silver, and Silver before Gold.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -31,14 +49,34 @@ class JobPhase(StrEnum):
     PENDING = "Pending"
     STARTING = "Starting"
     RUNNING = "Running"
+    PARTIAL = "RunningWithPartialCapacity"
+    STALLED = "Stalled"
+    LOST = "Lost"
     BACKOFF = "BackOff"
     FAILED = "Failed"
     SUCCEEDED = "Succeeded"
     SUSPENDED = "Suspended"
 
 
+#: Phases of a job whose driver is Running and Ready.
+RUNNING_PHASES = (JobPhase.RUNNING, JobPhase.PARTIAL, JobPhase.STALLED)
 #: Phases in which the job's driver is expected to exist.
-DRIVER_EXPECTED = (JobPhase.STARTING, JobPhase.RUNNING)
+DRIVER_EXPECTED = (JobPhase.STARTING, *RUNNING_PHASES)
+
+#: Why a pod is not starting, as its container's waiting state or its PodScheduled condition says:
+#: these become the job's reason (with a Warning Event) as soon as they show.
+WAITING_PROBLEMS = frozenset(
+    {
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "InvalidImageName",
+        "ErrImageNeverPull",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+        "Unschedulable",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +103,28 @@ class ObservedDriver:
     terminating: bool = False
     reason: str = ""  # why it failed, from the pod's status
     failure: str = ""  # the failure's class (contracts.DRIVER_FAILURE_REASONS) when the pod failed
+    ready: bool = False  # the pod's Ready condition (the readiness probe on the metrics port)
+    waiting_reason: str = ""  # why it is not running yet (container waiting reason, Unschedulable)
+    waiting_message: str = ""
+    node_name: str = ""
+    #: The driver's node: Ready | NotReady | Gone (the Node object is deleted) | "" (not read/unknown).
+    node_state: str = ""
+    #: When the pod's deletion grace period ends (its deletionTimestamp), for a terminating pod.
+    deletion_deadline: float | None = None
+    #: The driver's own report of its query's last progress (k2.dev/last-progress annotation).
+    last_progress: float | None = None
+    #: The driver was started to report progress (drivers created before that never do).
+    reports_progress: bool = False
+    uid: str = ""
+
+
+@dataclass(frozen=True)
+class Executors:
+    """The job's executor pods against the plan."""
+
+    ready: int
+    planned: int
+    pending_reason: str = ""  # why one is not up (e.g. Unschedulable: 0/3 nodes are available)
 
 
 @dataclass(frozen=True)
@@ -79,6 +139,11 @@ class JobRecord:
     message: str = ""
     last_transition: float = 0.0  # when the job entered its phase (for Running: healthy since)
     next_restart_at: float | None = None
+    last_progress: float | None = None
+    executors: str = ""  # "ready/planned"
+    #: The restart nonce the current driver was started under (None: recorded by an older operator).
+    restart_nonce: str | None = None
+    node: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,6 +164,7 @@ class CreateDriver:
 class DeleteDriver:
     pod: str
     reason: str
+    force: bool = False  # grace period 0: only for a driver whose Node object is gone
 
 
 Action = CreateDriver | DeleteDriver
@@ -124,10 +190,40 @@ class JobSituation:
     start_timeout_seconds: float
     suspended: bool
     now: float
+    executors: Executors | None = None
+    progress_timeout_seconds: float = 600
+    lost_grace_seconds: float = 300
+    restart_nonce: str = "0.0"
+    #: Upstream jobs still rolling out a spec change: this job's own change waits for them.
+    update_blocked_by: tuple[str, ...] = ()
 
 
 def decide_job(s: JobSituation) -> JobDecision:
+    """The next step of one job; the record also carries what was observed (executors, progress)."""
+    decision = _decide(s)
+    return dataclasses.replace(decision, record=_observed(s, decision.record))
+
+
+_LAYER_RANK = {"bronze": 0, "silver": 1, "gold": 2}
+#: Job phases of a job whose (re)start is under way: downstream spec changes wait for it.
+_ROLLING = (JobPhase.PENDING, JobPhase.STARTING, JobPhase.BACKOFF)
+
+
+def rolling_out(record: JobRecord, driver: ObservedDriver | None, desired_hash: str) -> bool:
+    """True while a job has not settled on its desired spec: its driver still has the old spec, or a
+    driver is being (re)started. A Failed, Lost or Stalled job holds nothing up."""
+    return (driver is not None and driver.spec_hash != desired_hash) or record.phase in _ROLLING
+
+
+def update_blockers(layer: str, unsettled: Mapping[str, str]) -> tuple[str, ...]:
+    """The jobs of earlier layers (``unsettled``: job -> its layer) that a job of ``layer`` waits for
+    before its running driver is replaced: Bronze first, then Silver, then Gold."""
+    return tuple(sorted(job for job, other in unsettled.items() if _LAYER_RANK[other] < _LAYER_RANK[layer]))
+
+
+def _decide(s: JobSituation) -> JobDecision:
     record, driver = s.record, s.driver
+    nonce_changed = bool(record.phase) and record.restart_nonce not in (None, s.restart_nonce)
 
     # 1. Suspended: remove the driver, keep everything else (checkpoints live in storage).
     if s.suspended:
@@ -136,12 +232,39 @@ def decide_job(s: JobSituation) -> JobDecision:
             actions = (DeleteDriver(driver.name, "Suspended"),)
         return _to(s, JobPhase.SUSPENDED, "Suspended", "pipeline suspended; checkpoints kept", actions)
 
-    # 2. The old driver is still shutting down: a new one must wait (one driver per checkpoint).
+    # 2. The old driver is still shutting down: a new one must wait (one driver per checkpoint). A pod
+    #    past its deletion deadline, or on a lost node, is reported as Lost.
     if driver is not None and driver.terminating:
+        if driver.node_state in ("NotReady", "Gone"):
+            return _lost(s, driver, "NodeLost", f"node {driver.node_name} is {driver.node_state}")
+        if driver.deletion_deadline is not None and s.now > driver.deletion_deadline:
+            return _lost(
+                s,
+                driver,
+                "StuckTerminating",
+                f"still Terminating {s.now - driver.deletion_deadline:.0f}s past its grace period",
+            )
         return JobDecision(record)
 
-    # 3. A spec change replaces the driver (not counted as a restart) and clears Failed/BackOff.
+    # 3. A restart on request (the restart nonce changed): a fresh budget, Failed cleared.
+    if nonce_changed and driver is not None:
+        return _to(
+            s,
+            JobPhase.PENDING,
+            "RestartRequested",
+            f"restart nonce {record.restart_nonce} -> {s.restart_nonce}: replacing the driver",
+            (DeleteDriver(driver.name, "RestartRequested"),),
+            restarts=0,
+            restart_nonce=s.restart_nonce,
+        )
+    if nonce_changed:
+        return _create(s, restart=False, reason="RestartRequested")
+
+    # 4. A spec change replaces the driver (not counted as a restart) and clears Failed/BackOff; a
+    #    running driver waits while an upstream layer is still rolling out its own change.
     if driver is not None and driver.spec_hash != s.desired_hash:
+        if s.update_blocked_by and driver.phase == "Running":
+            return _queued(s, driver)
         return _to(
             s,
             JobPhase.PENDING,
@@ -152,11 +275,11 @@ def decide_job(s: JobSituation) -> JobDecision:
         )
     same_spec = record.spec_hash == s.desired_hash
 
-    # 4. Failed (or Completed) stays so until the spec changes.
+    # 5. Failed (or Succeeded) stays so until the spec or the restart nonce changes.
     if record.phase in (JobPhase.FAILED, JobPhase.SUCCEEDED) and same_spec:
         return JobDecision(record)
 
-    # 5. Backing off: restart when due (first remove the failed driver, then create the new one).
+    # 6. Backing off: restart when due (first remove the failed driver, then create the new one).
     if record.phase == JobPhase.BACKOFF and same_spec:
         if driver is not None and driver.created_at > record.last_transition:
             # The replacement exists already: created by a run that crashed before recording it.
@@ -167,48 +290,164 @@ def decide_job(s: JobSituation) -> JobDecision:
             return JobDecision(record, (DeleteDriver(driver.name, "Restart"),))
         return _create(s, restart=True)
 
-    # 6. No driver.
+    # 7. No driver.
     if driver is None:
+        if record.phase == JobPhase.LOST and same_spec:
+            return _create(s, restart=True, reason="DriverReplaced")
         if record.phase in DRIVER_EXPECTED and same_spec:
             return _failure(s, "DriverDeleted", f"driver pod {s.pod_name} disappeared")
         return _create(s, restart=False)
 
-    # 7. The driver exists with the desired spec: follow its pod phase.
+    # 8. The driver exists with the desired spec: follow its pod and its node.
+    if driver.phase == "Unknown":
+        return _lost(s, driver, "PodUnknown", f"driver pod {driver.name} is in phase Unknown")
+    if driver.node_state in ("NotReady", "Gone") and driver.phase in ("Pending", "Running"):
+        return _lost(s, driver, "NodeLost", f"node {driver.node_name} is {driver.node_state}")
     if driver.phase == "Failed":
         return _failure(s, "DriverFailed", f"driver pod {driver.name} failed: {driver.reason or 'no reason'}")
     if driver.phase == "Succeeded":
         if s.policy.type == "Always":
             return _failure(s, "DriverExited", f"driver pod {driver.name} exited; streaming jobs run forever")
         return _to(s, JobPhase.SUCCEEDED, "DriverSucceeded", f"driver pod {driver.name} exited successfully")
-    if driver.phase == "Running":
+    if driver.phase == "Running" and driver.ready:
         return _running(s, driver)
-    # Pending or Unknown.
-    if s.now - driver.created_at > s.start_timeout_seconds:
-        return _failure(
-            s, "StartTimeout", f"driver pod {driver.name} not Running after {s.start_timeout_seconds:.0f}s"
+    return _starting(s, driver)
+
+
+def _starting(s: JobSituation, driver: ObservedDriver) -> JobDecision:
+    """Pending, or Running but not Ready: waiting reasons show at once; the start timeout counts from
+    the pod's creation (or from when a Running driver stopped being Ready)."""
+    record = s.record
+    same_spec = record.spec_hash == s.desired_hash
+    if driver.phase == "Running" and record.phase in RUNNING_PHASES and same_spec:
+        return _to(
+            s, JobPhase.STARTING, "DriverNotReady", f"driver pod {driver.name} is Running but not Ready"
         )
-    if record.phase != JobPhase.STARTING or not same_spec:
-        # Adopted after an operator restart, or created by a run that crashed before recording it.
+    since = driver.created_at
+    if record.phase == JobPhase.STARTING and record.reason == "DriverNotReady" and same_spec:
+        since = record.last_transition
+    waiting = f" ({driver.waiting_reason}: {driver.waiting_message})" if driver.waiting_reason else ""
+    if s.now - since > s.start_timeout_seconds:
+        ready = "Ready" if driver.phase == "Running" else "Running"
+        return _failure(
+            s,
+            "StartTimeout",
+            f"driver pod {driver.name} not {ready} after {s.start_timeout_seconds:.0f}s{waiting}",
+        )
+    if driver.waiting_reason in WAITING_PROBLEMS:
+        message = f"driver pod {driver.name} cannot start: {driver.waiting_reason}: {driver.waiting_message}"
+        return _to(s, JobPhase.STARTING, driver.waiting_reason, message.rstrip(": "), warning=True)
+    if driver.phase == "Running" and (record.reason != "DriverNotReady" or record.phase != JobPhase.STARTING):
+        return _to(
+            s, JobPhase.STARTING, "DriverNotReady", f"driver pod {driver.name} is Running, not Ready yet"
+        )
+    if driver.phase != "Running" and (
+        record.phase != JobPhase.STARTING or not same_spec or record.reason in WAITING_PROBLEMS
+    ):
+        # Adopted after an operator restart, created by a run that crashed before recording it, or a
+        # waiting problem that cleared.
         return _to(s, JobPhase.STARTING, "DriverStarting", f"driver pod {driver.name} is starting")
     return JobDecision(record)
 
 
-def next_deadline(record: JobRecord, policy: RestartPolicy, start_timeout_seconds: float) -> float | None:
+def _lost(s: JobSituation, driver: ObservedDriver, reason: str, message: str) -> JobDecision:
+    """Reported at once; after the grace period deleted, and force-deleted only when its node is gone."""
+    record = s.record
+    if record.phase != JobPhase.LOST:
+        return _to(
+            s, JobPhase.LOST, reason, f"{message}; replaced after {s.lost_grace_seconds:.0f}s", warning=True
+        )
+    if s.now - record.last_transition < s.lost_grace_seconds:
+        return JobDecision(record)
+    if driver.node_state == "Gone":
+        return _to(
+            s,
+            JobPhase.LOST,
+            "ForceDeleted",
+            f"node {driver.node_name} is gone: driver pod {driver.name} force-deleted",
+            (DeleteDriver(driver.name, "NodeGone", force=True),),
+            warning=True,
+        )
+    if not driver.terminating:
+        return _to(
+            s,
+            JobPhase.LOST,
+            "LostDriverDeleted",
+            f"{message}: driver pod {driver.name} deleted after {s.lost_grace_seconds:.0f}s; the replacement "
+            "follows once the pod is gone (its node back, or its Node object deleted)",
+            (DeleteDriver(driver.name, "Lost"),),
+            warning=True,
+        )
+    return _to(
+        s,
+        JobPhase.LOST,
+        "AwaitingNodeRemoval",
+        f"{message}: driver pod {driver.name} still Terminating; waiting for its node to come back or its "
+        "Node object to be deleted (never force-deleted while the node may still run it)",
+        warning=True,
+    )
+
+
+def _queued(s: JobSituation, driver: ObservedDriver) -> JobDecision:
+    """The running driver keeps its old spec until the upstream jobs run the new one."""
+    record = s.record
+    waiting = ", ".join(s.update_blocked_by)
+    if record.reason == "UpdateQueued":
+        return JobDecision(record)
+    queued = dataclasses.replace(
+        record, reason="UpdateQueued", message=f"spec change queued until {waiting} run the new spec"
+    )
+    event = JobEvent(
+        "Normal", "UpdateQueued", f"{s.job}: spec change queued until {waiting} run the new spec"
+    )
+    return JobDecision(queued, (), (event,))
+
+
+def next_deadline(
+    record: JobRecord,
+    policy: RestartPolicy,
+    start_timeout_seconds: float,
+    progress_timeout_seconds: float | None = None,
+    lost_grace_seconds: float | None = None,
+) -> float | None:
     """When this job's next time-driven transition falls due (backoff over, start timeout, healthy
-    reset), or None: lets a periodic check skip reconciling pipelines where nothing can be due."""
+    reset, no progress, lost grace over), or None: lets a periodic check skip reconciling pipelines
+    where nothing can be due."""
     if record.phase == JobPhase.BACKOFF:
         return record.next_restart_at if record.next_restart_at is not None else record.last_transition
     if record.phase == JobPhase.STARTING:
         return record.last_transition + start_timeout_seconds
-    if record.phase == JobPhase.RUNNING and record.restarts > 0:
-        return record.last_transition + policy.reset_after_seconds
-    return None
+    if record.phase == JobPhase.LOST and lost_grace_seconds is not None:
+        return record.last_transition + lost_grace_seconds
+    deadlines = []
+    if record.phase in RUNNING_PHASES and record.restarts > 0:
+        deadlines.append(record.last_transition + policy.reset_after_seconds)
+    if record.phase in (JobPhase.RUNNING, JobPhase.PARTIAL) and progress_timeout_seconds is not None:
+        since = record.last_progress if record.last_progress is not None else record.last_transition
+        deadlines.append(since + progress_timeout_seconds)
+    return min(deadlines) if deadlines else None
 
 
 def _running(s: JobSituation, driver: ObservedDriver) -> JobDecision:
+    """Running and Ready: Running only with every planned executor Ready and the query progressing."""
     record = s.record
+    if driver.reports_progress:
+        running_since = record.last_transition if record.phase in RUNNING_PHASES else s.now
+        since = driver.last_progress if driver.last_progress is not None else running_since
+        idle = s.now - since
+        if idle > s.progress_timeout_seconds:
+            limit = s.progress_timeout_seconds
+            message = f"{driver.name}: no query progress for {idle:.0f}s (progressTimeoutSeconds {limit:.0f})"
+            return _to(s, JobPhase.STALLED, "NoProgress", message, warning=True)
+    executors = s.executors
+    if executors is not None and executors.ready < executors.planned:
+        why = f"; {executors.pending_reason}" if executors.pending_reason else ""
+        message = f"{executors.ready}/{executors.planned} executors Ready{why}"
+        return _to(
+            s, JobPhase.PARTIAL, "ExecutorsNotReady", message, warning=record.phase == JobPhase.RUNNING
+        )
     if record.phase != JobPhase.RUNNING or record.spec_hash != s.desired_hash:
-        return _to(s, JobPhase.RUNNING, "DriverRunning", f"driver pod {driver.name} is Running")
+        return _to(s, JobPhase.RUNNING, "DriverRunning", f"driver pod {driver.name} is Running and Ready")
     healthy_for = s.now - record.last_transition
     if record.restarts > 0 and healthy_for >= s.policy.reset_after_seconds:
         reset = dataclasses.replace(record, restarts=0)
@@ -217,17 +456,45 @@ def _running(s: JobSituation, driver: ObservedDriver) -> JobDecision:
     return JobDecision(record)
 
 
-def _create(s: JobSituation, *, restart: bool) -> JobDecision:
-    if restart:
+def _observed(s: JobSituation, record: JobRecord) -> JobRecord:
+    """What the status shows besides the phase: executors, last progress, node, restart nonce."""
+    driver = s.driver if s.driver is not None and record.phase not in (JobPhase.SUSPENDED,) else None
+    changes: dict[str, object] = {}
+    if record.restart_nonce is None:
+        changes["restart_nonce"] = s.restart_nonce  # first record, or one an older operator wrote: adopt
+    if driver is not None and driver.last_progress is not None:
+        changes["last_progress"] = driver.last_progress
+    if driver is not None and driver.node_name:
+        changes["node"] = driver.node_name
+    executors = s.executors
+    if executors is not None and record.phase in RUNNING_PHASES:
+        changes["executors"] = f"{executors.ready}/{executors.planned}"
+    if not changes or all(getattr(record, k) == v for k, v in changes.items()):
+        return record
+    return dataclasses.replace(record, **changes)  # type: ignore[arg-type]
+
+
+def _create(s: JobSituation, *, restart: bool, reason: str = "") -> JobDecision:
+    fresh_budget = False
+    if reason == "DriverReplaced":
+        message = f"replacing lost driver {s.pod_name} (not counted against maxRetries)"
+    elif reason == "RestartRequested" or (not restart and s.record.reason == "RestartRequested"):
+        reason, message = "RestartRequested", f"driver restarted on request (restart nonce {s.restart_nonce})"
+        fresh_budget = True
+    elif restart:
         reason, message = "DriverRestarted", f"restart {s.record.restarts}/{s.policy.max_retries}"
     elif s.record.phase == JobPhase.SUSPENDED:
-        reason, message = "Resumed", "pipeline resumed; continuing from checkpoints"
+        reason, message = (
+            "Resumed",
+            "pipeline resumed; continuing from checkpoints with a fresh restart budget",
+        )
+        fresh_budget = True
     elif s.record.reason == "SpecChanged":
         reason, message = "DriverUpdated", f"new driver with spec hash {s.desired_hash}"
     else:
         reason, message = "DriverCreated", f"driver pod {s.pod_name} created"
-    # A new spec starts with a fresh restart budget.
-    restarts = s.record.restarts if restart or s.record.spec_hash == s.desired_hash else 0
+    # A new spec, a restart on request and a resume start with a fresh restart budget.
+    keep = (restart or s.record.spec_hash == s.desired_hash) and not fresh_budget
     return _to(
         s,
         JobPhase.STARTING,
@@ -235,7 +502,8 @@ def _create(s: JobSituation, *, restart: bool) -> JobDecision:
         message,
         (CreateDriver(restart=restart),),
         next_restart_at=None,
-        restarts=restarts,
+        restarts=s.record.restarts if keep else 0,
+        restart_nonce=s.restart_nonce,
     )
 
 

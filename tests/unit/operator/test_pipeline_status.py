@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from k2_operator.pipeline_status import (
     conditions,
+    invalid_spec_conditions,
     pipeline_phase,
     ready_count,
     record_from_status,
@@ -36,6 +37,11 @@ ALL_RUNNING = records(*["Running"] * 5)
         (["Running"] * 4 + ["Failed"], False, "Degraded"),
         (["Failed"] * 5, False, "Failed"),
         (["Suspended"] * 5, True, "Suspended"),
+        (["Succeeded"] * 5, False, "Succeeded"),
+        (["Running"] * 4 + ["Succeeded"], False, "Degraded"),
+        (["Running"] * 4 + ["RunningWithPartialCapacity"], False, "Degraded"),
+        (["Running"] * 4 + ["Stalled"], False, "Degraded"),
+        (["Running"] * 4 + ["Lost"], False, "Degraded"),
     ],
 )
 def test_pipeline_phase(phases: list[str], suspended: bool, expected: str) -> None:
@@ -103,9 +109,33 @@ def test_job_record_round_trips_through_the_status_entry() -> None:
         message="m",
         last_transition=1000.0,
         next_restart_at=1010.0,
+        last_progress=990.0,
+        executors="1/2",
+        restart_nonce="1.0",
+        node="n1",
     )
     entry = record_to_status(record, cores=3)
+    assert entry["lastProgressTime"] == "1970-01-01T00:16:30Z"
+    assert (entry["executors"], entry["restartNonce"], entry["node"]) == ("1/2", "1.0", "n1")
     assert entry["cores"] == 3
     assert entry["nextRestartTime"] == "1970-01-01T00:16:50Z"
     assert record_from_status(entry) == record
     assert record_from_status(None) == JobRecord()
+
+
+def test_partial_capacity_is_not_ready_and_degraded() -> None:
+    jobs = records(*["Running"] * 4 + ["RunningWithPartialCapacity"])
+    conds = by_type(conditions(jobs, False, 3, None, 0.0))
+    assert (conds["Ready"]["status"], conds["Degraded"]["status"]) == ("False", "True")
+    assert ready_count(jobs) == "4/5"
+
+
+def test_an_invalid_spec_is_not_ready_with_its_reason_and_generation() -> None:
+    conds = by_type(invalid_spec_conditions("spec.x: bad", 4, None, 0.0))
+    assert (conds["Ready"]["status"], conds["Ready"]["reason"], conds["Ready"]["message"]) == (
+        "False",
+        "InvalidSpec",
+        "spec.x: bad",
+    )
+    assert conds["Degraded"]["status"] == "True"
+    assert {c["observedGeneration"] for c in conds.values()} == {4}
