@@ -210,16 +210,41 @@ def job_env(inputs: JobInputs) -> list[dict[str, Any]]:
     return env + [secret.as_env_var() for secret in inputs.secret_env]
 
 
+def progress_env() -> list[dict[str, Any]]:
+    """What the driver needs to write its query's progress on its own pod (spark_jobs.jobs.pod_progress):
+    its pod's name and namespace (downward API), the annotation and the interval."""
+    return [
+        {"name": "K2_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "K2_POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": "K2_PROGRESS_ANNOTATION", "value": n.ANNOTATION_LAST_PROGRESS},
+        {"name": "K2_PROGRESS_REPORT_SECONDS", "value": str(n.PROGRESS_REPORT_SECONDS)},
+    ]
+
+
+def readiness_probe() -> dict[str, Any]:
+    """Ready once the job serves its metrics: the entrypoint opens that port after the SparkSession (and
+    with it the executor requests) is up, right before it starts the query."""
+    return {
+        "httpGet": {"path": "/metrics", "port": n.METRICS_PORT_NAME},
+        "initialDelaySeconds": 5,
+        "periodSeconds": 10,
+        "timeoutSeconds": 5,
+        "failureThreshold": 3,
+    }
+
+
 def env_from(inputs: JobInputs) -> list[dict[str, Any]]:
     return [{"secretRef": {"name": name}} for name in inputs.env_from_secrets]
 
 
 def build_driver_pod(inputs: JobInputs) -> dict[str, Any]:
     plan = inputs.plan.driver
+    meta = metadata(inputs, inputs.pod_name, n.COMPONENT_DRIVER)
+    meta["annotations"] = {n.ANNOTATION_PROGRESS_INTERVAL: str(n.PROGRESS_REPORT_SECONDS)}
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": metadata(inputs, inputs.pod_name, n.COMPONENT_DRIVER),
+        "metadata": meta,
         "spec": {
             # The operator owns restarts (backoff, counting, only from checkpoints): never the kubelet.
             "restartPolicy": "Never",
@@ -234,9 +259,10 @@ def build_driver_pod(inputs: JobInputs) -> dict[str, Any]:
                     "image": inputs.image,
                     "imagePullPolicy": inputs.image_pull_policy,
                     "command": spark_submit_command(inputs),
-                    "env": job_env(inputs),
+                    "env": job_env(inputs) + progress_env(),
                     "envFrom": env_from(inputs),
                     "ports": driver_ports(),
+                    "readinessProbe": readiness_probe(),
                     "resources": {
                         "requests": {"cpu": plan.cpu_request, "memory": plan.memory},
                         "limits": {"cpu": plan.cpu_limit, "memory": plan.memory},

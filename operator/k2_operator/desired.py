@@ -25,7 +25,7 @@ from k2_operator.feed_deployments import desired_feeds
 from k2_operator.pipeline_spec import CredentialsSecretRef, PipelineSpec, RestartPolicySpec
 from k2_operator.planner import PipelinePlan, plan_pipeline
 from k2_operator.quality_process import desired_quality_deployment
-from k2_operator.spec_hash import spec_hash, stamp
+from k2_operator.spec_hash import inputs_hash, stamp
 from k2_operator.state_machine import RestartPolicy
 from k2_shared.job_config import JobConfig
 
@@ -104,14 +104,14 @@ def desired_job(inputs: JobInputs) -> DesiredJob:
         build_driver_service(inputs),
         build_driver_pod(inputs),
     )
-    digest = spec_hash(config_map, service, pod)
+    digest = inputs_hash(inputs)
     return DesiredJob(
         job=inputs.job,
         inputs=inputs,
         spec_hash=digest,
-        config_map=stamp(config_map, digest),
-        service=stamp(service, digest),
-        pod=stamp(pod, digest),
+        config_map=stamp(config_map, digest, rendered=True),
+        service=stamp(service, digest, rendered=True),
+        pod=stamp(pod, digest, rendered=True),
     )
 
 

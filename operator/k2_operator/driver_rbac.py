@@ -14,6 +14,7 @@ import yaml
 
 from k2_operator import naming as n
 from k2_operator.builders import PipelineRef
+from k2_shared.contracts import JOB_NAMES
 
 DRIVER_ROLE_RESOURCE = resources.files("k2_operator") / "manifests" / "driver-role.yaml"
 
@@ -36,12 +37,23 @@ def build_service_account(ref: PipelineRef) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(ref)}
 
 
+def progress_rule(ref: PipelineRef) -> dict[str, Any]:
+    """A driver writes its query's progress as an annotation on its own pod: `patch` on this pipeline's
+    driver pods by name, nothing else (a Role cannot say "its own pod"; the five names are the closest)."""
+    return {
+        "apiGroups": [""],
+        "resources": ["pods"],
+        "resourceNames": [n.driver_pod_name(ref.name, job) for job in JOB_NAMES],
+        "verbs": ["patch"],
+    }
+
+
 def build_role(ref: PipelineRef) -> dict[str, Any]:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
         "metadata": _metadata(ref),
-        "rules": [dict(rule) for rule in driver_role_rules()],
+        "rules": [dict(rule) for rule in driver_role_rules()] + [progress_rule(ref)],
     }
 
 

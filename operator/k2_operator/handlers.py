@@ -124,13 +124,74 @@ def on_resync(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> No
     reconcile_named(*key, "timer")
 
 
+_pod_states: dict[str, tuple[Any, ...]] = {}
+
+
+def pod_state(body: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What the state machine reads from a pod, without the progress annotation the driver rewrites
+    every 30 s: an event that changes none of it needs no reconciliation (the periodic resync reads the
+    progress), which keeps a thousand progressing drivers from causing a thousand reconciliations."""
+    meta, spec, status = body.get("metadata") or {}, body.get("spec") or {}, body.get("status") or {}
+    annotations = meta.get("annotations") or {}
+    containers = tuple(
+        (c.get("ready"), tuple(sorted((c.get("state") or {}).items(), key=str)))
+        for c in status.get("containerStatuses") or []
+    )
+    conditions = tuple(
+        (c.get("type"), c.get("status"), c.get("reason")) for c in status.get("conditions") or []
+    )
+    return (
+        status.get("phase"),
+        meta.get("deletionTimestamp"),
+        annotations.get(n.ANNOTATION_SPEC_HASH),
+        spec.get("nodeName"),
+        conditions,
+        str(containers),
+    )
+
+
+def _changed(uid: str, event_type: str | None, body: Mapping[str, Any]) -> bool:
+    if event_type == "DELETED":
+        _pod_states.pop(uid, None)
+        return True
+    state = pod_state(body)
+    if _pod_states.get(uid) == state:
+        return False
+    _pod_states[uid] = state
+    return True
+
+
 @kopf.on.event(
     "", "v1", "pods", labels={n.LABEL_COMPONENT: n.COMPONENT_DRIVER, n.LABEL_MANAGED_BY: n.MANAGER}
 )
-def on_driver_pod_event(namespace: str | None, labels: Mapping[str, str], **_: Any) -> None:
+def on_driver_pod_event(
+    namespace: str | None,
+    labels: Mapping[str, str],
+    uid: str,
+    event: Mapping[str, Any],
+    body: kopf.Body,
+    **_: Any,
+) -> None:
     pipeline = labels.get(n.LABEL_PIPELINE)
-    if pipeline and namespace:
+    if pipeline and namespace and _changed(uid, event.get("type"), body):
         reconcile_named(namespace, pipeline, "pod")
+
+
+@kopf.on.event(
+    "", "v1", "pods", labels={n.LABEL_COMPONENT: n.COMPONENT_EXECUTOR, n.LABEL_MANAGED_BY: n.MANAGER}
+)
+def on_executor_pod_event(
+    namespace: str | None,
+    labels: Mapping[str, str],
+    uid: str,
+    event: Mapping[str, Any],
+    body: kopf.Body,
+    **_: Any,
+) -> None:
+    """An executor came up or went away: the job's capacity (status.jobs[].executors) follows."""
+    pipeline = labels.get(n.LABEL_PIPELINE)
+    if pipeline and namespace and _changed(uid, event.get("type"), body):
+        reconcile_named(namespace, pipeline, "executor")
 
 
 @kopf.on.event(

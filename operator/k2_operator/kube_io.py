@@ -11,14 +11,16 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from k2_operator import naming as n
-from k2_operator.spec_hash import hash_of
-from k2_operator.state_machine import ObservedDriver
+from k2_operator.pipeline_status import from_rfc3339
+from k2_operator.spec_hash import hash_of, same_child
+from k2_operator.state_machine import Executors, ObservedDriver
 from k2_shared.contracts import TERMINATION_BATCH_FAILED, TERMINATION_CHECKPOINT_WRITE_FAILED
 
 log = logging.getLogger("k2_operator.kube")
 
 NOT_FOUND = 404
 CONFLICT = 409
+FORBIDDEN = 403
 
 
 def new_api_client() -> client.ApiClient:
@@ -62,6 +64,46 @@ class KubeApi:
     def driver_pods(self, namespace: str, pipeline: str) -> dict[str, ObservedDriver]:
         pods = self.core.list_namespaced_pod(namespace, label_selector=n.driver_selector(pipeline)).items
         return {pod.metadata.labels[n.LABEL_JOB]: observed_driver(pod) for pod in pods}
+
+    def executors(
+        self, namespace: str, pipeline: str, planned: dict[str, int], drivers: dict[str, ObservedDriver]
+    ) -> dict[str, Executors]:
+        """Per job, its Ready executor pods against the plan, and why one is not up. Only executors
+        owned by the job's current driver pod count (Spark makes the driver their owner; a replaced
+        driver's executors linger until the garbage collector removes them)."""
+        pods = self.core.list_namespaced_pod(namespace, label_selector=n.executor_selector(pipeline)).items
+        ready: dict[str, int] = dict.fromkeys(planned, 0)
+        why: dict[str, str] = {}
+        for pod in pods:
+            job = (pod.metadata.labels or {}).get(n.LABEL_JOB)
+            if job not in ready or pod.metadata.deletion_timestamp is not None:
+                continue
+            driver = drivers.get(job)
+            owners = {ref.uid for ref in pod.metadata.owner_references or []}
+            if driver is None or driver.uid not in owners:
+                continue
+            if pod_ready(pod.status):
+                ready[job] += 1
+            elif job not in why:
+                reason, message = waiting_reason(pod.status)
+                state = reason or (pod.status.phase if pod.status else "") or "Pending"
+                why[job] = f"executor {pod.metadata.name} {state}" + (f": {message}" if message else "")
+        return {job: Executors(ready[job], count, why.get(job, "")) for job, count in planned.items()}
+
+    def node_state(self, name: str) -> str:
+        """Ready | NotReady | Gone (no such Node) | "" (not allowed to read nodes: namespaced mode)."""
+        try:
+            node = self.core.read_node(name)
+        except ApiException as error:
+            if error.status == NOT_FOUND:
+                return "Gone"
+            if error.status == FORBIDDEN:
+                return ""
+            raise
+        for condition in (node.status.conditions if node.status else None) or []:
+            if condition.type == "Ready":
+                return "Ready" if condition.status == "True" else "NotReady"
+        return "NotReady"
 
     def config_maps(self, namespace: str, pipeline: str) -> dict[str, dict[str, Any]]:
         items = self.core.list_namespaced_config_map(
@@ -125,9 +167,13 @@ class KubeApi:
         """False when a pod of that name exists already (a crashed run created it)."""
         return self._create(lambda: self.core.create_namespaced_pod(pod["metadata"]["namespace"], pod))
 
-    def delete_pod(self, namespace: str, name: str) -> None:
+    def delete_pod(self, namespace: str, name: str, force: bool = False) -> None:
+        """``force``: grace period 0, the pod object goes at once (only for a pod whose node is gone)."""
         try:
-            self.core.delete_namespaced_pod(name, namespace)
+            if force:
+                self.core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+            else:
+                self.core.delete_namespaced_pod(name, namespace)
         except ApiException as error:
             if error.status != NOT_FOUND:
                 raise
@@ -146,8 +192,8 @@ class KubeApi:
                 raise
 
     def sync_config_map(self, desired: dict[str, Any], existing: dict[str, Any] | None) -> bool:
-        """Create or replace the ConfigMap when its hash differs; True when something was written."""
-        if existing is not None and hash_of(existing) == hash_of(desired):
+        """Create or replace the ConfigMap when its spec or render hash differs; True when written."""
+        if same_child(existing, desired):
             return False
         namespace, name = desired["metadata"]["namespace"], desired["metadata"]["name"]
         if existing is None:
@@ -161,7 +207,7 @@ class KubeApi:
         return True
 
     def sync_service(self, desired: dict[str, Any], existing: dict[str, Any] | None) -> bool:
-        if existing is not None and hash_of(existing) == hash_of(desired):
+        if same_child(existing, desired):
             return False
         namespace, name = desired["metadata"]["namespace"], desired["metadata"]["name"]
         if existing is None:
@@ -236,15 +282,57 @@ def _with_resource_version(desired: dict[str, Any], existing: dict[str, Any]) ->
 
 def observed_driver(pod: Any) -> ObservedDriver:
     meta, status = pod.metadata, pod.status
+    annotations = meta.annotations or {}
+    waiting, message = waiting_reason(status)
     return ObservedDriver(
         name=meta.name,
+        uid=meta.uid or "",
         phase=(status.phase if status else None) or "Pending",
-        spec_hash=(meta.annotations or {}).get(n.ANNOTATION_SPEC_HASH),
+        spec_hash=annotations.get(n.ANNOTATION_SPEC_HASH),
         created_at=meta.creation_timestamp.timestamp(),
         terminating=meta.deletion_timestamp is not None,
         reason=failure_reason(status),
         failure=failure_class(status),
+        ready=pod_ready(status),
+        waiting_reason=waiting,
+        waiting_message=message,
+        node_name=(pod.spec.node_name if pod.spec else None) or "",
+        deletion_deadline=meta.deletion_timestamp.timestamp() if meta.deletion_timestamp else None,
+        last_progress=_time_or_none(annotations.get(n.ANNOTATION_LAST_PROGRESS)),
+        reports_progress=n.ANNOTATION_PROGRESS_INTERVAL in annotations,
     )
+
+
+def _time_or_none(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return from_rfc3339(text)
+    except ValueError:
+        return None  # whatever else was written there is no progress report
+
+
+def pod_ready(status: Any) -> bool:
+    """The pod's Ready condition (its containers' readiness probes pass)."""
+    for condition in (status.conditions if status else None) or []:
+        if condition.type == "Ready":
+            return bool(condition.status == "True")
+    return False
+
+
+def waiting_reason(status: Any) -> tuple[str, str]:
+    """Why a pod is not running yet: a container's waiting reason (ImagePullBackOff,
+    CreateContainerConfigError, ...) or the scheduler's (Unschedulable), with its message."""
+    if status is None:
+        return "", ""
+    for container in status.container_statuses or []:
+        waiting = container.state.waiting if container.state else None
+        if waiting is not None and waiting.reason and waiting.reason != "ContainerCreating":
+            return str(waiting.reason), str(waiting.message or "")
+    for condition in status.conditions or []:
+        if condition.type == "PodScheduled" and condition.status == "False" and condition.reason:
+            return str(condition.reason), str(condition.message or "")
+    return "", ""
 
 
 def failure_class(status: Any) -> str:

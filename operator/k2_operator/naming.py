@@ -22,6 +22,16 @@ LABEL_PIPELINE: Final = f"{GROUP}/pipeline"
 LABEL_JOB: Final = f"{GROUP}/job"
 LABEL_EXCHANGE: Final = f"{GROUP}/exchange"
 ANNOTATION_SPEC_HASH: Final = f"{GROUP}/spec-hash"
+#: Digest of a child as rendered (ConfigMaps and Services are rewritten when it differs; a driver pod is
+#: replaced only when its spec hash differs, so a rendering change never restarts a driver by itself).
+ANNOTATION_RENDER_HASH: Final = f"{GROUP}/render-hash"
+#: Written by the driver on its own pod: when its query last reported progress (RFC 3339).
+ANNOTATION_LAST_PROGRESS: Final = f"{GROUP}/last-progress"
+#: Set by the operator on driver pods that report progress: the report interval in seconds (drivers
+#: created before progress reporting existed lack it, and are never judged Stalled).
+ANNOTATION_PROGRESS_INTERVAL: Final = f"{GROUP}/progress-report-seconds"
+#: How often a driver writes ANNOTATION_LAST_PROGRESS (at most; only when its query progressed).
+PROGRESS_REPORT_SECONDS: Final = 30
 
 COMPONENT_DRIVER: Final = "driver"
 COMPONENT_QUALITY: Final = "quality"  # the per-pipeline data-quality process (k2 quality)
@@ -102,6 +112,11 @@ def feed_selector(pipeline: str) -> str:
 
 def executor_pod_name_prefix(pipeline: str, job: str) -> str:
     return f"{pipeline}-{job}"
+
+
+def executor_selector(pipeline: str) -> str:
+    """Label selector of one pipeline's executor pods (Spark keeps the template's labels)."""
+    return f"{LABEL_PIPELINE}={pipeline},{LABEL_COMPONENT}={COMPONENT_EXECUTOR},{LABEL_MANAGED_BY}={MANAGER}"
 
 
 def driver_host(pipeline: str, job: str, namespace: str) -> str:

@@ -4,6 +4,7 @@ decide per job, carry out its actions, write the status. kopf-free, so it can be
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -18,8 +19,10 @@ from k2_operator.feed_deployments import feed_status
 from k2_operator.kube_io import KubeApi
 from k2_operator.pipeline_spec import PipelineSpec, PipelineSpecError
 from k2_operator.pipeline_status import (
+    PHASE_DEGRADED,
     PHASE_FAILED,
     conditions,
+    invalid_spec_conditions,
     pipeline_phase,
     ready_count,
     record_from_status,
@@ -29,6 +32,7 @@ from k2_operator.quality_process import build_quality_rbac, build_report_config_
 from k2_operator.state_machine import (
     CreateDriver,
     DeleteDriver,
+    Executors,
     JobDecision,
     JobEvent,
     JobRecord,
@@ -36,6 +40,8 @@ from k2_operator.state_machine import (
     ObservedDriver,
     decide_job,
     next_deadline,
+    rolling_out,
+    update_blockers,
 )
 
 log = logging.getLogger("k2_operator.reconciler")
@@ -52,6 +58,8 @@ class Observed:
     services: dict[str, dict[str, Any]]
     #: exchange -> feed Deployment
     feeds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: job -> its executors against the plan
+    executors: dict[str, Executors] = field(default_factory=dict)
 
 
 @dataclass
@@ -65,7 +73,11 @@ class Outcome:
 
 
 #: Event reasons of the state machine that mean "the driver failed", and the failure each counts as.
-_FAILURE_EVENTS = {"DriverExited": "exited", "DriverDeleted": "deleted", "StartTimeout": "start_timeout"}
+_FAILURE_EVENTS = {
+    "DriverExited": "exited",
+    "DriverDeleted": "deleted",
+    "StartTimeout": "start_timeout",
+}
 
 
 def failure_of(decision: JobDecision, driver: ObservedDriver | None) -> str:
@@ -94,11 +106,14 @@ class Reconciler:
             return self._invalid(ref, meta, old_status, str(error))
         self._ensure_rbac(ref)
         now = self.clock()
+        planned = {job: want.inputs.plan.executor_instances for job, want in desired.jobs.items()}
+        pods = self._with_node_states(self.api.driver_pods(ref.namespace, ref.name))
         observed = Observed(
-            pods=self.api.driver_pods(ref.namespace, ref.name),
+            pods=pods,
             config_maps=self.api.config_maps(ref.namespace, ref.name),
             services=self.api.services(ref.namespace, ref.name),
             feeds=self.api.feed_deployments(ref.namespace, ref.name),
+            executors=self.api.executors(ref.namespace, ref.name, planned, pods),
         )
         records, outcome = self._decide_and_act(desired, observed, old_status, now)
         self._sync_feeds(desired, observed)
@@ -129,9 +144,13 @@ class Reconciler:
         old_jobs: dict[str, Any] = old_status.get("jobs") or {}
         records: dict[str, JobRecord] = {}
         outcome = Outcome(phase="")
+        spec = desired.spec
+        #: jobs (in JOBS order: Bronze, Silver, Gold) not yet settled on their desired spec -> layer
+        unsettled: dict[str, str] = {}
         for job, want in desired.jobs.items():
             self.api.sync_config_map(want.config_map, config_maps.get(job))
             self.api.sync_service(want.service, services.get(job))
+            layer = want.inputs.job_config.layer
             decision = decide_job(
                 JobSituation(
                     job=job,
@@ -140,11 +159,18 @@ class Reconciler:
                     driver=pods.get(job),
                     record=record_from_status(old_jobs.get(job)),
                     policy=desired.restart_policy,
-                    start_timeout_seconds=desired.spec.driver_start_timeout_seconds,
-                    suspended=desired.spec.suspend,
+                    start_timeout_seconds=spec.driver_start_timeout_seconds,
+                    suspended=spec.suspend,
                     now=now,
+                    executors=observed.executors.get(job),
+                    progress_timeout_seconds=spec.progress_timeout_seconds,
+                    lost_grace_seconds=spec.driver_lost_grace_seconds,
+                    restart_nonce=spec.restart_nonce_of(job),
+                    update_blocked_by=update_blockers(layer, unsettled),
                 )
             )
+            if rolling_out(decision.record, pods.get(job), want.spec_hash):
+                unsettled[job] = layer
             for action in decision.actions:
                 context = {"namespace": ref.namespace, "pipeline": ref.name, "job": job}
                 if isinstance(action, CreateDriver):
@@ -153,8 +179,13 @@ class Reconciler:
                     if action.restart:
                         outcome.restarted_jobs.append(job)
                 elif isinstance(action, DeleteDriver):
-                    self.api.delete_pod(ref.namespace, action.pod)
-                    log.info("driver pod deleted: %s", action.reason, extra=context)
+                    self.api.delete_pod(ref.namespace, action.pod, force=action.force)
+                    log.info(
+                        "driver pod %sdeleted: %s",
+                        "force-" if action.force else "",
+                        action.reason,
+                        extra=context,
+                    )
             failure = failure_of(decision, pods.get(job))
             if failure:
                 outcome.failed_jobs.append((job, failure))
@@ -164,6 +195,20 @@ class Reconciler:
             outcome.jobs.append(job)
             outcome.events.extend(decision.events)
         return records, outcome
+
+    def _with_node_states(self, pods: dict[str, ObservedDriver]) -> dict[str, ObservedDriver]:
+        """A driver that is not Running and Ready (or is Terminating) gets its node's state: a NotReady
+        or deleted node makes it Lost. Healthy drivers cost no Node read."""
+        states: dict[str, str] = {}
+        result = {}
+        for job, driver in pods.items():
+            suspicious = driver.terminating or driver.phase == "Unknown" or not driver.ready
+            if driver.node_name and suspicious:
+                if driver.node_name not in states:
+                    states[driver.node_name] = self.api.node_state(driver.node_name)
+                driver = dataclasses.replace(driver, node_state=states[driver.node_name])
+            result[job] = driver
+        return result
 
     def _sync_feeds(self, desired: DesiredPipeline, observed: Observed) -> None:
         for exchange, deployment in desired.feeds.items():
@@ -258,9 +303,20 @@ class Reconciler:
     def _invalid(
         self, ref: PipelineRef, meta: dict[str, Any], old_status: dict[str, Any], error: str
     ) -> Outcome:
-        status = {"phase": PHASE_FAILED, "observedGeneration": meta.get("generation", 0), "message": error}
-        outcome = Outcome(phase=PHASE_FAILED)
-        if old_status.get("message") != error:
+        """The spec cannot be acted on: Ready=False with the reason, and nothing else touched: drivers of
+        the last valid spec keep running (Degraded), none is created or deleted (Failed if none ran)."""
+        generation = meta.get("generation", 0)
+        phase = PHASE_DEGRADED if old_status.get("jobs") else PHASE_FAILED
+        status = {
+            "phase": phase,
+            "observedGeneration": generation,
+            "message": f"invalid spec: {error}",
+            "conditions": invalid_spec_conditions(
+                error, generation, old_status.get("conditions"), self.clock()
+            ),
+        }
+        outcome = Outcome(phase=phase)
+        if old_status.get("message") != status["message"]:
             outcome.events.append(JobEvent("Warning", "InvalidSpec", error))
         outcome.status_written = self._write_status(ref, status, old_status)
         return outcome
@@ -291,7 +347,13 @@ def deadline_due(body: Mapping[str, Any], now: float) -> bool:
     policy = restart_policy(spec.restart_policy)
     jobs = (body.get("status") or {}).get("jobs") or {}
     deadlines = (
-        next_deadline(record_from_status(entry), policy, spec.driver_start_timeout_seconds)
+        next_deadline(
+            record_from_status(entry),
+            policy,
+            spec.driver_start_timeout_seconds,
+            spec.progress_timeout_seconds,
+            spec.driver_lost_grace_seconds,
+        )
         for entry in jobs.values()
     )
     return any(deadline is not None and deadline <= now for deadline in deadlines)

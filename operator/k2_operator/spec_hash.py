@@ -1,33 +1,80 @@
-"""Per-job spec hash: a digest of exactly what one job's children contain.
+"""Per-job spec hash and render hash.
 
-It is computed over the rendered children themselves (ConfigMap data, Service and Pod), so anything that
-changes a job's objects changes its hash, and a change to another job, or to the pipeline's status,
-does not. The hash is stored as the `k2.dev/spec-hash` annotation on each child; a driver whose
-annotation differs from the desired hash is replaced, the other drivers keep running.
+The spec hash is a digest of the job's slice of the spec, as the operator reads it (builders.JobInputs:
+job config, this job's planned cores and memory, image, pull policy, the Secrets it references, Spark
+conf, volume) plus :data:`RENDER_VERSION`. It is stored as the `k2.dev/spec-hash` annotation on each
+child; a driver whose annotation differs from the desired hash is replaced, the other drivers keep
+running. How the builders render those inputs into a Pod, Service and ConfigMap is NOT hashed: an
+operator upgrade that only changes rendering details restarts no driver. Bump RENDER_VERSION when a
+rendering change must reach running drivers (all of them restart, Bronze first, then Silver, then Gold).
+
+The render hash (`k2.dev/render-hash`) is a digest of a rendered child: a ConfigMap or Service whose
+render hash differs is rewritten in place (the next driver started reads the new one), which restarts
+nothing.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 from typing import Any
 
-from k2_operator.naming import ANNOTATION_SPEC_HASH
+from k2_operator.naming import ANNOTATION_RENDER_HASH, ANNOTATION_SPEC_HASH
 
 HASH_LENGTH = 16
 
+#: Bump to roll a rendering change out to running drivers (see the module docstring).
+RENDER_VERSION = 1
+
+
+def inputs_hash(inputs: Any) -> str:
+    """The spec hash of one job: its inputs (a dataclass) and the render version; the owner's uid is
+    left out (a re-created pipeline's children are new objects anyway)."""
+    data = dataclasses.asdict(inputs)
+    data.get("pipeline", {}).pop("uid", None)
+    canonical = json.dumps(
+        {"render_version": RENDER_VERSION, "inputs": data}, sort_keys=True, separators=(",", ":"), default=str
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:HASH_LENGTH]
+
 
 def spec_hash(*objects: dict[str, Any]) -> str:
+    """A digest of rendered objects (without their hash annotations): the render hash."""
     canonical = json.dumps([_without_hash(obj) for obj in objects], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:HASH_LENGTH]
 
 
-def stamp(obj: dict[str, Any], digest: str) -> dict[str, Any]:
-    """A copy of ``obj`` carrying ``digest`` as its spec-hash annotation."""
+render_hash = spec_hash
+
+
+def stamp(obj: dict[str, Any], digest: str, *, rendered: bool = False) -> dict[str, Any]:
+    """A copy of ``obj`` carrying ``digest`` as its spec-hash annotation and, with ``rendered``, its
+    own render hash."""
     stamped = copy.deepcopy(obj)
-    stamped["metadata"].setdefault("annotations", {})[ANNOTATION_SPEC_HASH] = digest
+    annotations = stamped["metadata"].setdefault("annotations", {})
+    annotations[ANNOTATION_SPEC_HASH] = digest
+    if rendered:
+        annotations[ANNOTATION_RENDER_HASH] = render_hash(obj)
     return stamped
+
+
+def render_hash_of(obj: dict[str, Any] | None) -> str | None:
+    if obj is None:
+        return None
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    value = annotations.get(ANNOTATION_RENDER_HASH)
+    return str(value) if value is not None else None
+
+
+def same_child(existing: dict[str, Any] | None, desired: dict[str, Any]) -> bool:
+    """True when ``existing`` carries ``desired``'s spec hash and render hash (nothing to write)."""
+    return (
+        existing is not None
+        and hash_of(existing) == hash_of(desired)
+        and render_hash_of(existing) == render_hash_of(desired)
+    )
 
 
 def hash_of(obj: dict[str, Any] | None) -> str | None:
@@ -45,6 +92,7 @@ def _without_hash(obj: dict[str, Any]) -> dict[str, Any]:
     annotations = metadata.get("annotations")
     if annotations is not None:
         annotations.pop(ANNOTATION_SPEC_HASH, None)
+        annotations.pop(ANNOTATION_RENDER_HASH, None)
         if not annotations:
             del metadata["annotations"]
     return clean

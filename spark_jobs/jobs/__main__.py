@@ -100,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     spark.sparkContext.setLogLevel("WARN")
     (job,) = start_jobs(spark, [config])
+    from spark_jobs.jobs.pod_progress import PodProgressReporter
+
+    progress = PodProgressReporter.from_env()  # on Kubernetes: the query's progress on the driver's pod
 
     stop_requested: list[str] = []
 
@@ -111,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     try:
         while not stop_requested and not job.query.awaitTermination(2):
-            pass
+            if progress is not None:
+                progress.observe(job.query.lastProgress)
         if stop_requested:
             log.info("stopping on signal", extra={"signal": stop_requested[0]})
             job.query.stop()

@@ -169,7 +169,7 @@ def test_a_failed_driver_is_restarted_with_backoff_and_counted_then_gives_up_pas
         waited = time.monotonic() - failed_at
         assert waited >= backoff - 1.0, f"restart {attempt} came after {waited:.1f} s, backoff is {backoff} s"
         previous_uid = new.metadata.uid
-        op.set_pod_phase(ns, pod, "Running")
+        op.run_driver(ns, "flaky", job)
         wait_for("Running again", lambda: job_status(op, ns, "flaky", job).get("phase") == "Running")
     labels = {"pipeline_namespace": ns, "pipeline": "flaky", "k2_job": job}
     assert k2_operator.metric("k2_operator_job_restarts_total", **labels) == 2
@@ -221,7 +221,7 @@ def test_a_spec_change_replaces_only_the_driver_of_the_job_it_affects(
     assert new.metadata.annotations[n.ANNOTATION_SPEC_HASH] != before
     config = yaml.safe_load(op.core.read_namespaced_config_map("tuned-gold-config", ns).data["job.yaml"])
     assert config["trigger_interval"] == "30 seconds"
-    op.set_pod_phase(ns, "tuned-gold-driver", "Running")
+    op.run_driver(ns, "tuned", "gold")
     status = wait_until(
         "Running at the new generation",
         lambda: op.status(ns, "tuned"),
@@ -263,9 +263,9 @@ def test_a_driver_pending_past_its_start_timeout_is_reported_and_restarted(
         ns, name, {"driverStartTimeoutSeconds": 30, "restartPolicy": {"backoffInitialSeconds": 1}}
     )
     pods = five_drivers(op, ns, name)
-    for job, pod in pods.items():
+    for job in pods:
         if job != "silver-kraken":
-            op.set_pod_phase(ns, pod.metadata.name, "Running")
+            op.run_driver(ns, name, job)
     status = wait_until(
         "StartTimeout on silver-kraken",
         lambda: op.status(ns, name),

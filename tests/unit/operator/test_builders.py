@@ -125,7 +125,7 @@ def test_driver_pod_has_a_restricted_security_context(job_inputs: JobInputs) -> 
 def test_secrets_reach_the_job_only_as_env_from_secret_references(job_inputs: JobInputs) -> None:
     pod = build_driver_pod(job_inputs)
     env = pod["spec"]["containers"][0]["env"]
-    secret_vars = [var for var in env if "valueFrom" in var]
+    secret_vars = [var for var in env if "secretKeyRef" in var.get("valueFrom", {})]
     assert secret_vars == [
         {
             "name": "K2_KAFKA_SASL_PASSWORD",

@@ -104,7 +104,11 @@ def test_the_job_runs_on_the_master_spark_submit_uses_not_local_mode() -> None:
 def test_credentials_become_env_from_secret_refs_with_the_job_config_names() -> None:
     pod = desired(EXAMPLE["spec"]).jobs["bronze-binance"].pod
     container = pod["spec"]["containers"][0]
-    secret_vars = {v["name"]: v["valueFrom"]["secretKeyRef"] for v in container["env"] if "valueFrom" in v}
+    secret_vars = {
+        v["name"]: v["valueFrom"]["secretKeyRef"]
+        for v in container["env"]
+        if "secretKeyRef" in v.get("valueFrom", {})
+    }
     assert secret_vars == {
         "K2_KAFKA_SASL_USERNAME": {"name": "kafka-credentials", "key": "username"},
         "K2_KAFKA_SASL_PASSWORD": {"name": "kafka-credentials", "key": "password"},

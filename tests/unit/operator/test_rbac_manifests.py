@@ -9,6 +9,7 @@ import pytest
 from k2_operator.builders import PipelineRef
 from k2_operator.driver_rbac import build_role, build_role_binding, driver_role_rules
 
+from spark_jobs.contracts import JOB_NAMES
 from tests.fixtures.chart_fixtures import operator_rules
 
 pytestmark = pytest.mark.unit
@@ -34,12 +35,29 @@ def test_operator_holds_every_permission_the_driver_role_grants() -> None:
     # a namespaced operator holds only the namespaced rules.
     missing = grants(list(driver_role_rules())) - grants(operator_rules()["namespaced"])
     assert missing == set()
+    per_pipeline = build_role(PipelineRef("prod", "k2", "uid-1"))["rules"]
+    assert grants(per_pipeline) - grants(operator_rules()["namespaced"]) == set()
+
+
+def test_a_driver_may_patch_only_its_pipelines_driver_pods_by_name() -> None:
+    """The progress annotation: patch on pods exists only with resourceNames, the pipeline's drivers."""
+    rules = build_role(PipelineRef("prod", "k2", "uid-1"))["rules"]
+    patching = [rule for rule in rules if "patch" in rule["verbs"]]
+    assert patching == [
+        {
+            "apiGroups": [""],
+            "resources": ["pods"],
+            "resourceNames": [f"prod-{job}-driver" for job in JOB_NAMES],
+            "verbs": ["patch"],
+        }
+    ]
 
 
 def test_cluster_scoped_rules_name_only_cluster_scoped_resources() -> None:
     # What a namespaced operator (Roles only) goes without: nothing it needs inside a namespace.
     held = grants(operator_rules()["clusterScoped"])
-    assert {resource for _, resource, _ in held} == {"customresourcedefinitions"}
+    assert {resource for _, resource, _ in held} == {"customresourcedefinitions", "nodes"}
+    assert {verb for _, resource, verb in held if resource == "nodes"} == {"get"}
 
 
 def test_operator_cluster_role_has_no_wildcards_and_no_secrets() -> None:
