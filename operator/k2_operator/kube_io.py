@@ -329,6 +329,8 @@ def waiting_reason(status: Any) -> tuple[str, str]:
         waiting = container.state.waiting if container.state else None
         if waiting is not None and waiting.reason and waiting.reason != "ContainerCreating":
             return str(waiting.reason), str(waiting.message or "")
+    if status.phase not in (None, "Pending"):
+        return "", ""  # a running pod was scheduled, whatever an old condition says
     for condition in status.conditions or []:
         if condition.type == "PodScheduled" and condition.status == "False" and condition.reason:
             return str(condition.reason), str(condition.message or "")

@@ -58,6 +58,10 @@ class JobPhase(StrEnum):
     SUSPENDED = "Suspended"
 
 
+#: A pod still Terminating this long after its grace period ended is stuck (the kubelet kills the
+#: container at the end of the grace period; removing the pod object takes a few seconds more).
+TERMINATING_SLACK_SECONDS = 30
+
 #: Phases of a job whose driver is Running and Ready.
 RUNNING_PHASES = (JobPhase.RUNNING, JobPhase.PARTIAL, JobPhase.STALLED)
 #: Phases in which the job's driver is expected to exist.
@@ -237,7 +241,10 @@ def _decide(s: JobSituation) -> JobDecision:
     if driver is not None and driver.terminating:
         if driver.node_state in ("NotReady", "Gone"):
             return _lost(s, driver, "NodeLost", f"node {driver.node_name} is {driver.node_state}")
-        if driver.deletion_deadline is not None and s.now > driver.deletion_deadline:
+        if (
+            driver.deletion_deadline is not None
+            and s.now > driver.deletion_deadline + TERMINATING_SLACK_SECONDS
+        ):
             return _lost(
                 s,
                 driver,
