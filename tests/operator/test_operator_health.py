@@ -68,48 +68,49 @@ def test_a_job_is_running_only_with_its_driver_ready_and_its_executors_up(
     k2_operator: OperatorProcess, op: OperatorKit
 ) -> None:
     ns, name = op.namespace(), "health"
-    op.apply_pipeline(ns, name)
+    op.apply_pipeline(ns, name, {"resources": {"totalCores": 16}})  # silver-binance: 3 executors
     pods = five_drivers(op, ns, name)
+    job = "silver-binance"
     # No node exists: the scheduler says so, and the job says it at once (not after the start timeout).
     entry = wait_until(
         "Unschedulable in the status",
-        lambda: job_status(op, ns, name, "gold"),
+        lambda: job_status(op, ns, name, job),
         lambda e: e.get("reason") == "Unschedulable",
     )
     assert entry["phase"] == "Starting"
     wait_for("an Unschedulable Warning", lambda: "Unschedulable" in warnings(op, ns, name))
 
-    gold = pods["gold"]
-    assert gold.spec.containers[0].readiness_probe.http_get.port == n.METRICS_PORT_NAME
-    op.set_pod_phase(ns, gold.metadata.name, "Running", ready=False)
-    assert job_entry(op, ns, name, "gold", "Starting")["reason"] in ("DriverNotReady", "Unschedulable")
+    driver = pods[job]
+    assert driver.spec.containers[0].readiness_probe.http_get.port == n.METRICS_PORT_NAME
+    op.set_pod_phase(ns, driver.metadata.name, "Running", ready=False)
+    assert job_entry(op, ns, name, job, "Starting")["reason"] in ("DriverNotReady", "Unschedulable")
     wait_until(
-        "DriverNotReady", lambda: job_status(op, ns, name, "gold"), lambda e: e["reason"] == "DriverNotReady"
+        "DriverNotReady", lambda: job_status(op, ns, name, job), lambda e: e["reason"] == "DriverNotReady"
     )
 
-    op.set_pod_phase(ns, gold.metadata.name, "Running")  # Ready now, no executor yet
-    entry = job_entry(op, ns, name, "gold", "RunningWithPartialCapacity")
-    planned = op.status(ns, name)["plan"]["jobs"]["gold"]["executorInstances"]
+    op.set_pod_phase(ns, driver.metadata.name, "Running")  # Ready now, no executor yet
+    entry = job_entry(op, ns, name, job, "RunningWithPartialCapacity")
+    planned = op.status(ns, name)["plan"]["jobs"][job]["executorInstances"]
     assert entry["executors"] == f"0/{planned}"
     assert planned >= 2
-    op.start_executors(ns, gold, count=1)
+    op.start_executors(ns, driver, count=1)
     wait_until(
         "1 executor counted",
-        lambda: job_status(op, ns, name, "gold"),
+        lambda: job_status(op, ns, name, job),
         lambda e: e["executors"] == f"1/{planned}",
     )
-    op.start_executors(ns, gold)
-    entry = job_entry(op, ns, name, "gold", "Running")
+    op.start_executors(ns, driver)
+    entry = job_entry(op, ns, name, job, "Running")
     assert entry["executors"] == f"{planned}/{planned}"
 
     op.set_all_running(ns, name)
     status = wait_phase(op, ns, name, "Running")
     assert conditions(status)["Ready"]["status"] == "True"
     # An executor lost: partial capacity, a Warning, the pipeline Degraded and not Ready.
-    executor = f"{n.executor_pod_name_prefix(name, 'gold')}-{gold.metadata.uid[:5]}-exec-1"
+    executor = f"{n.executor_pod_name_prefix(name, job)}-{driver.metadata.uid[:5]}-exec-1"
     op.set_pod_phase(ns, executor, "Running", ready=False)
     status = wait_phase(op, ns, name, "Degraded")
-    assert status["jobs"]["gold"]["phase"] == "RunningWithPartialCapacity"
+    assert status["jobs"][job]["phase"] == "RunningWithPartialCapacity"
     assert (conditions(status)["Ready"]["status"], conditions(status)["Degraded"]["reason"]) == (
         "False",
         "ExecutorsNotReady",
