@@ -429,9 +429,15 @@ def next_deadline(
     deadlines = []
     if record.phase in RUNNING_PHASES and record.restarts > 0:
         deadlines.append(record.last_transition + policy.reset_after_seconds)
-    if record.phase in (JobPhase.RUNNING, JobPhase.PARTIAL) and progress_timeout_seconds is not None:
-        since = record.last_progress if record.last_progress is not None else record.last_transition
-        deadlines.append(since + progress_timeout_seconds)
+    if (
+        record.phase in (JobPhase.RUNNING, JobPhase.PARTIAL)
+        and progress_timeout_seconds is not None
+        and record.last_progress is not None
+    ):
+        # Only for a driver that reported: one that never did (started before progress reporting) would
+        # be "due" at every tick forever. A reporting driver that falls silent before its first report
+        # is caught by the periodic full resync.
+        deadlines.append(record.last_progress + progress_timeout_seconds)
     return min(deadlines) if deadlines else None
 
 

@@ -197,6 +197,15 @@ def test_the_driver_reports_progress_on_its_own_pod_with_its_own_token(
     assert abs(datetime.fromisoformat(entry["lastProgressTime"]).timestamp() - time.time()) < 60
     assert op.driver_pods(ns, "progress")["gold"].metadata.uid == uids["gold"]
 
+    # A thousand drivers reporting every 30 s must not mean a thousand reconciliations: a pod event that
+    # only moves the progress annotation is dropped (the periodic full resync reads the progress).
+    before = k2_operator.metric("k2_operator_reconciliations_total", trigger="pod")
+    for i in range(10):
+        gold.write(time.time() - 10 + i)
+        time.sleep(0.3)
+    time.sleep(2)
+    assert k2_operator.metric("k2_operator_reconciliations_total", trigger="pod") - before < 5
+
     # The token can patch this pipeline's driver pods only.
     other_ns, _ = running_pipeline(op, "other")
     other = PodProgressReporter(

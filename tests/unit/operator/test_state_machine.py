@@ -420,6 +420,8 @@ def test_next_deadline_covers_the_lost_grace_and_the_progress_timeout() -> None:
     assert next_deadline(lost, POLICY, 60, 300, 50) == 150.0
     running = recorded(JobPhase.RUNNING, last_transition=100.0, last_progress=200.0)
     assert next_deadline(running, POLICY, 60, 300, 50) == 500.0
+    # A driver that never reported is not "due" at every tick.
+    assert next_deadline(recorded(JobPhase.RUNNING, last_transition=100.0), POLICY, 60, 300, 50) is None
 
 
 # --- issue 16: lifecycle ------------------------------------------------------------------------------
