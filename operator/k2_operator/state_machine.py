@@ -12,7 +12,9 @@ Job phases (``status.jobs[<job>].phase``):
                 reason at once, with a Warning Event, not only after the start timeout;
 - ``Running``   the driver pod is Running and Ready (its readiness probe on the metrics port passes),
                 every planned executor is Ready and the query reports progress;
-- ``RunningWithPartialCapacity``  the driver is Running and Ready but fewer executors than planned are;
+- ``RunningWithPartialCapacity``  the driver is Running and Ready but fewer executors than planned are
+                (a fresh driver's executors get until the start timeout: ``Starting``,
+                ``ExecutorsStarting`` meanwhile);
 - ``Stalled``   the driver is Running and Ready but its query reported no progress (the driver's
                 ``k2.dev/last-progress`` annotation) for ``progressTimeoutSeconds``: reported, not restarted;
 - ``Lost``      the driver is on a NotReady or deleted node, in pod phase Unknown, or stuck Terminating;
@@ -456,9 +458,11 @@ def _running(s: JobSituation, driver: ObservedDriver) -> JobDecision:
     if executors is not None and executors.ready < executors.planned:
         why = f"; {executors.pending_reason}" if executors.pending_reason else ""
         message = f"{executors.ready}/{executors.planned} executors Ready{why}"
-        return _to(
-            s, JobPhase.PARTIAL, "ExecutorsNotReady", message, warning=record.phase == JobPhase.RUNNING
-        )
+        starting = record.phase == JobPhase.STARTING and record.spec_hash == s.desired_hash
+        if starting and s.now - driver.created_at <= s.start_timeout_seconds:
+            # A fresh driver asks for its executors as it starts: they come up a little after it.
+            return _to(s, JobPhase.STARTING, "ExecutorsStarting", message)
+        return _to(s, JobPhase.PARTIAL, "ExecutorsNotReady", message, warning=True)
     if record.phase != JobPhase.RUNNING or record.spec_hash != s.desired_hash:
         return _to(s, JobPhase.RUNNING, "DriverRunning", f"driver pod {driver.name} is Running and Ready")
     healthy_for = s.now - record.last_transition
@@ -480,7 +484,7 @@ def _observed(s: JobSituation, record: JobRecord) -> JobRecord:
     if driver is not None and driver.node_name:
         changes["node"] = driver.node_name
     executors = s.executors
-    if executors is not None and record.phase in RUNNING_PHASES:
+    if executors is not None and driver is not None and driver.ready:
         changes["executors"] = f"{executors.ready}/{executors.planned}"
     if not changes or all(getattr(record, k) == v for k, v in changes.items()):
         return record

@@ -89,9 +89,14 @@ def test_a_job_is_running_only_with_its_driver_ready_and_its_executors_up(
     )
 
     op.set_pod_phase(ns, driver.metadata.name, "Running")  # Ready now, no executor yet
-    entry = job_entry(op, ns, name, job, "RunningWithPartialCapacity")
     planned = op.status(ns, name)["plan"]["jobs"][job]["executorInstances"]
-    assert entry["executors"] == f"0/{planned}"
+    entry = wait_until(
+        "ExecutorsStarting",
+        lambda: job_status(op, ns, name, job),
+        lambda e: e.get("reason") == "ExecutorsStarting",
+    )
+    # A fresh driver's executors get the start timeout to come up: Starting, not yet partial capacity.
+    assert (entry["phase"], entry["executors"]) == ("Starting", f"0/{planned}")
     assert planned >= 2
     op.start_executors(ns, driver, count=1)
     wait_until(

@@ -325,6 +325,17 @@ def test_waiting_reasons_show_at_once_with_a_warning_not_after_the_start_timeout
     assert cleared.record.reason == "DriverStarting"
 
 
+def test_a_fresh_drivers_executors_get_the_start_timeout_to_come_up() -> None:
+    start = recorded(JobPhase.STARTING)
+    waiting = decide_job(situation(pod(created_at=990.0), start, executors=Executors(0, 2)))
+    assert (waiting.record.phase, waiting.record.reason) == (JobPhase.STARTING, "ExecutorsStarting")
+    assert [e.type for e in waiting.events] == ["Normal"]
+    assert waiting.record.executors == "0/2"
+    late = decide_job(situation(pod(created_at=900.0), waiting.record, executors=Executors(1, 2), now=1000.0))
+    assert (late.record.phase, late.record.reason) == (JobPhase.PARTIAL, "ExecutorsNotReady")
+    assert [e.type for e in late.events] == ["Warning"]
+
+
 def test_executors_below_the_plan_are_partial_capacity_and_all_up_is_running() -> None:
     start = recorded(JobPhase.STARTING)
     partial = decide_job(situation(pod(), start, executors=Executors(1, 2, "executor x Unschedulable")))
