@@ -62,7 +62,7 @@ RECONCILE_SECONDS = Histogram(
 )
 
 #: Every phase a pipeline can be in, so the gauge reports zeros rather than missing series.
-_PHASES = ("Pending", "Starting", "Running", "Updating", "Degraded", "Failed", "Suspended")
+_PHASES = ("Pending", "Starting", "Running", "Updating", "Degraded", "Failed", "Succeeded", "Suspended")
 
 
 class PhaseTracker:

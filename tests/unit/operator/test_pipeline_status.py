@@ -139,3 +139,30 @@ def test_an_invalid_spec_is_not_ready_with_its_reason_and_generation() -> None:
     )
     assert conds["Degraded"]["status"] == "True"
     assert {c["observedGeneration"] for c in conds.values()} == {4}
+
+
+def test_the_pipelines_gauge_reports_every_phase_the_crd_allows() -> None:
+    from pathlib import Path
+
+    import yaml
+    from k2_operator import operator_metrics
+
+    crd = yaml.safe_load(
+        (Path(__file__).resolve().parents[3] / "crds" / "streamingpipelines.k2.dev.yaml").read_text()
+    )
+    status = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+    assert set(operator_metrics._PHASES) == set(status["properties"]["phase"]["enum"])
+
+
+def test_every_job_phase_of_the_state_machine_is_in_the_crds_status_enum() -> None:
+    from pathlib import Path
+
+    import yaml
+    from k2_operator.state_machine import JobPhase
+
+    crd = yaml.safe_load(
+        (Path(__file__).resolve().parents[3] / "crds" / "streamingpipelines.k2.dev.yaml").read_text()
+    )
+    status = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+    job = status["properties"]["jobs"]["additionalProperties"]["properties"]
+    assert {phase.value for phase in JobPhase} == set(job["phase"]["enum"])
