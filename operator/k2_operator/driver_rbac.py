@@ -53,8 +53,30 @@ def build_role(ref: PipelineRef) -> dict[str, Any]:
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
         "metadata": _metadata(ref),
-        "rules": [dict(rule) for rule in driver_role_rules()] + [progress_rule(ref)],
+        "rules": [dict(rule) for rule in driver_role_rules()],
     }
+
+
+def progress_role_name(ref: PipelineRef) -> str:
+    return f"{n.driver_service_account_name(ref.name)}-progress"
+
+
+def build_progress_role(ref: PipelineRef) -> dict[str, Any]:
+    """A Role of its own for the progress annotation: its rule names this pipeline's pods, so it cannot
+    live in a Role (or ClusterRole) shared by every pipeline."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {**_metadata(ref), "name": progress_role_name(ref)},
+        "rules": [progress_rule(ref)],
+    }
+
+
+def build_progress_role_binding(ref: PipelineRef) -> dict[str, Any]:
+    binding = build_role_binding(ref)
+    binding["metadata"]["name"] = progress_role_name(ref)
+    binding["roleRef"]["name"] = progress_role_name(ref)
+    return binding
 
 
 def build_role_binding(ref: PipelineRef) -> dict[str, Any]:

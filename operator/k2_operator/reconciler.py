@@ -252,6 +252,12 @@ class Reconciler:
             driver_rbac.build_role(ref),
             driver_rbac.build_role_binding(ref),
         )
+        # The drivers' progress annotation: patch on this pipeline's driver pods, by name.
+        self.api.ensure_driver_rbac(
+            driver_rbac.build_service_account(ref),
+            driver_rbac.build_progress_role(ref),
+            driver_rbac.build_progress_role_binding(ref),
+        )
         # The quality process's own identity: it may get and patch its report ConfigMap, nothing else.
         self.api.ensure_driver_rbac(*build_quality_rbac(ref))
         self.api.ensure_config_map(build_report_config_map(ref))

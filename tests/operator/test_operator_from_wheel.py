@@ -13,8 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from k2_operator.builders import PipelineRef
-from k2_operator.driver_rbac import build_role, driver_role_rules
+from k2_operator.driver_rbac import driver_role_rules
 from kubernetes import client
 
 from tests.fixtures.kube_fixtures import REPO_ROOT
@@ -124,9 +123,9 @@ def test_an_operator_installed_from_the_wheel_reconciles_a_pipeline(
         return next((r for r in roles if r.metadata.name == "from-wheel-spark-driver"), None)
 
     role = wait_for("the driver Role", driver_role, timeout=60)
-    assert [op.cluster.api_client.sanitize_for_serialization(r) for r in role.rules] == build_role(
-        PipelineRef("from-wheel", namespace, "")
-    )["rules"]
+    assert [op.cluster.api_client.sanitize_for_serialization(r) for r in role.rules] == list(
+        driver_role_rules()
+    )
     wait_for("five driver pods", lambda: len(op.driver_pods(namespace, "from-wheel")) == 5, timeout=60)
     assert process.metric("k2_operator_reconciliations_total", trigger="create") >= 1
     assert "Traceback" not in process.log_text()

@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 from k2_operator.builders import PipelineRef
-from k2_operator.driver_rbac import build_role, build_role_binding, driver_role_rules
+from k2_operator.driver_rbac import (
+    build_progress_role,
+    build_progress_role_binding,
+    build_role,
+    build_role_binding,
+    driver_role_rules,
+)
 
 from spark_jobs.contracts import JOB_NAMES
 from tests.fixtures.chart_fixtures import operator_rules
@@ -35,14 +41,18 @@ def test_operator_holds_every_permission_the_driver_role_grants() -> None:
     # a namespaced operator holds only the namespaced rules.
     missing = grants(list(driver_role_rules())) - grants(operator_rules()["namespaced"])
     assert missing == set()
-    per_pipeline = build_role(PipelineRef("prod", "k2", "uid-1"))["rules"]
+    per_pipeline = build_progress_role(PipelineRef("prod", "k2", "uid-1"))["rules"]
     assert grants(per_pipeline) - grants(operator_rules()["namespaced"]) == set()
 
 
 def test_a_driver_may_patch_only_its_pipelines_driver_pods_by_name() -> None:
     """The progress annotation: patch on pods exists only with resourceNames, the pipeline's drivers."""
-    rules = build_role(PipelineRef("prod", "k2", "uid-1"))["rules"]
-    patching = [rule for rule in rules if "patch" in rule["verbs"]]
+    ref = PipelineRef("prod", "k2", "uid-1")
+    assert not [rule for rule in build_role(ref)["rules"] if "patch" in rule["verbs"]]
+    role, binding = build_progress_role(ref), build_progress_role_binding(ref)
+    assert binding["roleRef"]["name"] == role["metadata"]["name"] == "prod-spark-driver-progress"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "prod-spark-driver", "namespace": "k2"}]
+    patching = [rule for rule in role["rules"] if "patch" in rule["verbs"]]
     assert patching == [
         {
             "apiGroups": [""],
