@@ -4,17 +4,30 @@
 (a) Bronze ingest rate vs Kafka's own ConsumerPerformance (and vs Spark's Kafka source into `noop`)
     on the same topic, same broker, same run.
 (b) End-to-end latency (trade time -> Silver, -> Gold commit) p50/p99 at fixed offered rates (default
-    5,000 and 2,500 trades/s in total, half per exchange) with the default triggers, all five jobs in
+    100, 2,500 and 5,000 trades/s in total, half per exchange) with the default triggers, all five jobs in
     one Spark application as `k2 local` runs them; whether the rate was sustained.
 (c) Gold's dedup state (rows and bytes) sampled through the run: bounded by the watermark, it must
     stay flat once the run is longer than twice the watermark.
+(f) Seconds from starting `k2 local` (synthetic feed, fresh data folder, warm caches) to the first
+    row in Bronze, Silver and Gold.
+(p) Where a micro-batch's seconds go, per job, at the lowest rate of (b) (default 100 trades/s):
+    medians of Spark's StreamingQueryProgress durationMs (addBatch, commitOffsets, getBatch,
+    latestOffset, queryPlanning, walCommit, triggerExecution) over the batches that read rows, the
+    foreachBatch steps of Silver and Gold (their Delta write + commit among them), and batches run
+    per minute with and without rows.
 
-    hack/bench-pipeline.sh [--records 1000000] [--rates 5000,2500] [--duration 600] [--watermark "2 minutes"]
+The load average is reported at the start and end of each section: the machine may be shared.
+
+    hack/bench-pipeline.sh [--records 1000000] [--rates 100,2500,5000] [--duration 600]
+                           [--watermark "2 minutes"] [--skip-ingest] [--skip-first-gold]
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -26,7 +39,16 @@ from typing import Any
 
 from paced_load import LoadStats, run_paced_load
 
-from spark_jobs.contracts import EXCHANGES, JOBS, raw_topic, value_subject, with_rejected_topics
+from spark_jobs.contracts import (
+    EXCHANGES,
+    GOLD_TABLE,
+    JOBS,
+    bronze_table,
+    raw_topic,
+    silver_table,
+    value_subject,
+    with_rejected_topics,
+)
 from spark_jobs.feeds import run_feed
 from spark_jobs.job_config import JobConfig
 from spark_jobs.local_infra.installs import kafka_home
@@ -42,6 +64,113 @@ ROWS: list[tuple[str, str]] = []
 def report(metric: str, value: Any) -> None:
     ROWS.append((metric, f"{value:.3f}" if isinstance(value, float) else str(value)))
     print(f"  {metric} = {ROWS[-1][1]}", flush=True)
+
+
+def report_load(section: str, when: str) -> None:
+    report(f"{section}.load_average_1m_{when}", round(os.getloadavg()[0], 2))
+
+
+#: StreamingQueryProgress.durationMs keys the profile (p) reports, in this order.
+PROGRESS_KEYS = (
+    "triggerExecution", "latestOffset", "getBatch", "queryPlanning", "addBatch", "walCommit", "commitOffsets",
+)  # fmt: skip
+
+
+class BatchStepLog(logging.Handler):
+    """Collects the ``steps`` of the Silver and Gold writers' "batch committed" log lines, per job."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.steps: dict[str, list[dict[str, float]]] = {}
+        self.active = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        steps = record.__dict__.get("steps")
+        if self.active and record.getMessage() == "batch committed" and isinstance(steps, dict):
+            self.steps.setdefault(str(record.__dict__.get("job")), []).append(steps)
+
+
+def report_profile(jobs: list[Any], step_log: BatchStepLog, window_seconds: float) -> None:
+    """(p): per job, the median durationMs of the batches that read rows (Spark keeps the last 100
+    progress reports per query), the median foreachBatch steps, and batches per minute."""
+    for job in jobs:
+        name = job.config.job_name
+        progress = [p for p in job.query.recentProgress if p.get("durationMs")]
+        with_rows = [p for p in progress if p["numInputRows"]]
+        for key in PROGRESS_KEYS:
+            values = [p["durationMs"].get(key) for p in with_rows if p["durationMs"].get(key) is not None]
+            report(f"p.{name}.{key}_ms", int(statistics.median(values)) if values else "-")
+        report(f"p.{name}.input_rows_per_batch", int(statistics.median(p["numInputRows"] for p in with_rows))
+               if with_rows else "-")  # fmt: skip
+        for step in sorted({k for steps in step_log.steps.get(name, []) for k in steps}):
+            values = [steps[step] for steps in step_log.steps.get(name, []) if step in steps]
+            report(f"p.{name}.step.{step}_ms", int(1000 * statistics.median(values)))
+        recent = [p for p in progress if _age_seconds(p) <= window_seconds]
+        minutes = window_seconds / 60
+        report(
+            f"p.{name}.batches_with_rows_per_min",
+            round(sum(1 for p in recent if p["numInputRows"]) / minutes, 1),
+        )
+        report(f"p.{name}.batches_without_rows_per_min",
+               round(sum(1 for p in recent if not p["numInputRows"]) / minutes, 1))  # fmt: skip
+
+
+def _age_seconds(progress: dict[str, Any]) -> float:
+    from datetime import datetime
+
+    started = datetime.fromisoformat(progress["timestamp"].replace("Z", "+00:00")).timestamp()
+    return time.time() - started
+
+
+def first_commit_with_rows(table_dir: Path) -> bool:
+    """Whether a table's Delta log holds a commit that added a data file."""
+    log_dir = table_dir / "_delta_log"
+    if not log_dir.is_dir():
+        return False
+    for commit in sorted(log_dir.glob("*.json")):
+        try:
+            if '"add"' in commit.read_text():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def bench_first_gold(work: Path, timeout: float) -> None:
+    """(f): `k2 local --source synthetic --fresh` as a user starts it; seconds until the first row
+    lands in Bronze, Silver and Gold (a Delta commit that adds a file), then Ctrl-C (SIGINT)."""
+    data_dir = work / "first-gold"
+    tables = data_dir / "tables"
+    watched = {
+        "bronze": tables / bronze_table("binance"),
+        "silver": tables / silver_table("binance"),
+        "gold": tables / GOLD_TABLE,
+    }
+    k2 = Path(sys.executable).parent / "k2"
+    command = [str(k2), "local", "--source", "synthetic", "--fresh", "--data-dir", str(data_dir),
+               "--duration", str(timeout), "--drain-timeout", "30"]  # fmt: skip
+    output = (work / "first-gold.log").open("wb")
+    started = time.monotonic()
+    process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                               start_new_session=True)  # fmt: skip
+    seen: dict[str, float] = {}
+    try:
+        while len(seen) < len(watched) and time.monotonic() - started < timeout and process.poll() is None:
+            for layer, table in watched.items():
+                if layer not in seen and first_commit_with_rows(table):
+                    seen[layer] = time.monotonic() - started
+            time.sleep(0.25)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(180)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)  # its own session: only what this bench started
+                process.wait(30)
+    for layer in watched:
+        value = seen.get(layer)
+        report(f"f.first_{layer}_row_seconds", round(value, 1) if value is not None else f">{timeout:.0f}")
 
 
 def consumer_performance(bootstrap_servers: str, topic: str, records: int) -> tuple[float, float]:
@@ -183,7 +312,8 @@ def window_quantiles(jobs: list[Any], baselines: dict[str, dict[float, float]]) 
 
 
 def bench_latency(spark: Any, broker: KafkaBroker, registry: SchemaRegistry, work: Path, rate: int,
-                  duration: float, watermark: str, warmup: float) -> None:  # fmt: skip
+                  duration: float, watermark: str, warmup: float,
+                  step_log: BatchStepLog | None = None) -> None:  # fmt: skip
     """All five jobs with their default triggers under `rate` trades/s (half per exchange) for
     `warmup + duration` seconds; latency is what the layers recorded after the warm-up. The rate is
     sustained when Gold's lag (seconds of load not yet in Gold) does not grow over the measured
@@ -218,6 +348,8 @@ def bench_latency(spark: Any, broker: KafkaBroker, registry: SchemaRegistry, wor
         elapsed = time.monotonic() - started
         if not baselines and elapsed >= warmup:
             baselines = {j.config.job_name: dict(j.metrics.latency_buckets()) for j in jobs}
+            if step_log is not None:
+                step_log.active = True
         progress: dict[str, Any] = gold.query.lastProgress or {}
         rows = {name: committed(job) for name, job in by_name.items()}
         if elapsed >= warmup:
@@ -233,6 +365,9 @@ def bench_latency(spark: Any, broker: KafkaBroker, registry: SchemaRegistry, wor
     gold_p50, gold_p99 = window_quantiles([gold], baselines)
     silver_p50, silver_p99 = window_quantiles(silvers, baselines)
     load_ended = time.monotonic()
+    if step_log is not None:
+        step_log.active = False
+        report_profile(jobs, step_log, min(duration, load_ended - started - warmup))
     drain_limit = max(180.0, duration / 2)
     while committed(gold) < produced and time.monotonic() - load_ended < drain_limit:
         time.sleep(1)
@@ -270,18 +405,33 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=1_000_000, help="(a) records in the ingest topic")
     parser.add_argument("--warmup-passes", type=int, default=4, help="(a) Bronze passes before measuring")
     parser.add_argument("--passes", type=int, default=3, help="(a) measured passes (median) of each tool")
-    parser.add_argument("--rates", default="5000,2500", help="(b) offered trades/s, comma-separated")
+    parser.add_argument("--rates", default="100,2500,5000", help="(b) offered trades/s, comma-separated")
     parser.add_argument("--duration", type=float, default=600, help="(b, c) seconds measured per rate")
     parser.add_argument("--warmup", type=float, default=120, help="(b) seconds of load before measuring")
     parser.add_argument("--watermark", default="2 minutes", help="(c) Gold watermark")
     parser.add_argument("--skip-ingest", action="store_true", help="skip (a)")
+    parser.add_argument("--skip-first-gold", action="store_true", help="skip (f)")
+    parser.add_argument("--first-gold-timeout", type=float, default=300, help="(f) seconds to wait at most")
     args = parser.parse_args()
+    from spark_jobs.logging_setup import configure_json_logging
+
+    configure_json_logging(logging.WARNING)  # the jobs' INFO lines would drown the table
+    step_log = BatchStepLog()
+    logging.getLogger("k2.jobs").addHandler(step_log)
+    logging.getLogger("k2.jobs").setLevel(logging.INFO)
+    logging.getLogger("k2.jobs").propagate = False
+    rates = [int(r) for r in args.rates.split(",") if r]  # --rates "" skips (b, c, p)
 
     from spark_jobs.jobs.runner import session_conf
     from spark_jobs.spark_session import build_spark_session
 
     with tempfile.TemporaryDirectory(prefix="k2-bench-pipeline-") as tmp:
         work = Path(tmp)
+        if not args.skip_first_gold:
+            print("(f) k2 local --source synthetic --fresh: seconds to the first row per layer")
+            report_load("f", "start")
+            bench_first_gold(work, args.first_gold_timeout)
+            report_load("f", "end")
         broker = KafkaBroker(work / "kafka", port=free_port(), controller_port=free_port(), heap="1g").start()
         registry = SchemaRegistry(work / "registry", port=free_port(), management_port=free_port()).start()
         spark = None
@@ -292,12 +442,18 @@ def main() -> int:
                                                     "spark.ui.enabled": "false"})  # fmt: skip
             spark.sparkContext.setLogLevel("ERROR")
             if not args.skip_ingest:
+                report_load("a", "start")
                 bench_bronze_ingest(
                     spark, broker, registry, work, args.records, args.warmup_passes, args.passes
                 )
-            for rate in (int(r) for r in args.rates.split(",") if r):  # --rates "" skips (b, c)
+                report_load("a", "end")
+            for rate in rates:
                 print(f"(b, c) offered {rate} trades/s for {args.duration:.0f} s, watermark {args.watermark}")
-                bench_latency(spark, broker, registry, work, rate, args.duration, args.watermark, args.warmup)
+                report_load(f"b.rate_{rate}", "start")
+                profile = step_log if rate == min(rates) else None
+                bench_latency(spark, broker, registry, work, rate, args.duration, args.watermark, args.warmup,
+                              profile)  # fmt: skip
+                report_load(f"b.rate_{rate}", "end")
         finally:
             if spark is not None:
                 spark.stop()

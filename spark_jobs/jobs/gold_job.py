@@ -33,6 +33,7 @@ from spark_jobs.job_config import JobConfig
 from spark_jobs.jobs.batch_stats import batch_stats, record_batch_stats
 from spark_jobs.jobs.delta_io import ensure_table, latest_commit
 from spark_jobs.jobs.silver_job import ensure_silver_tables
+from spark_jobs.jobs.step_timer import StepTimer
 from spark_jobs.jobs.stream_options import apply_trigger, delta_source_options
 from spark_jobs.jobs.table_schemas import GOLD_PARTITION_COLUMNS, gold_schema
 from spark_jobs.logging_setup import job_logger
@@ -112,15 +113,16 @@ class GoldBatchWriter:
         self.log = job_logger(config.job_name, "gold", None)
 
     def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
-        started = time.monotonic()
+        timer = StepTimer()
         batch = batch_df.persist()
         try:
             arrived = batch.count()
             if arrived == 0:
                 return
+            timer.lap("count")
             # No dropDuplicates here: the stream's dropDuplicatesWithinWatermark already emits each
             # message_id at most once per batch, so the MERGE source has unique keys.
-            inserted, stats = self._merge(batch, arrived)
+            inserted, stats = self._merge(batch, arrived, timer)
         finally:
             batch.unpersist()
         record_batch_stats(self.metrics, stats)
@@ -132,13 +134,16 @@ class GoldBatchWriter:
                 "rows_in": arrived,
                 "rows_inserted": inserted,
                 "duplicates_removed": arrived - inserted,
-                "seconds": round(time.monotonic() - started, 3),
+                "seconds": timer.total(),
+                "steps": timer.steps,
             },
         )
 
-    def _merge(self, source: DataFrame, source_rows: int) -> tuple[int, dict[str, Any]]:
+    def _merge(self, source: DataFrame, source_rows: int, timer: StepTimer) -> tuple[int, dict[str, Any]]:
         span = batch_span(source)
+        timer.lap("span")
         before, _ = latest_commit(self.spark, self.uri)
+        timer.lap("history")
         (
             DeltaTable.forPath(self.spark, self.uri)
             .alias("t")
@@ -147,12 +152,16 @@ class GoldBatchWriter:
             .execute()
         )
         committed = time.time()
+        timer.lap("merge_commit")
         version, operation_metrics = latest_commit(self.spark, self.uri)
+        timer.lap("history")
         inserted = int(operation_metrics.get("numTargetRowsInserted", 0)) if version > before else 0
         if inserted == 0:
             return 0, {}
         if inserted == source_rows:  # the usual case: every row was new, so the source is the change
-            return inserted, batch_stats(source, committed)
+            stats = batch_stats(source, committed)
+            timer.lap("stats")
+            return inserted, stats
         changes = (
             self.spark.read.format("delta")
             .option("readChangeFeed", "true")
@@ -161,7 +170,9 @@ class GoldBatchWriter:
             .load(self.uri)
             .where("_change_type = 'insert'")
         )
-        return inserted, batch_stats(changes, committed)
+        stats = batch_stats(changes, committed)
+        timer.lap("stats")
+        return inserted, stats
 
 
 SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions"

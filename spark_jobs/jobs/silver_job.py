@@ -30,6 +30,7 @@ from spark_jobs.jobs.batch_stats import batch_stats, record_batch_stats
 from spark_jobs.jobs.delta_io import append_exactly_once, ensure_table
 from spark_jobs.jobs.query_identity import QueryIdLatch
 from spark_jobs.jobs.schema_lookup import WriterSchemaCache
+from spark_jobs.jobs.step_timer import StepTimer
 from spark_jobs.jobs.stream_options import apply_trigger, delta_source_options
 from spark_jobs.jobs.table_schemas import (
     BRONZE_PARTITION_COLUMNS,
@@ -70,14 +71,16 @@ class SilverBatchWriter:
         self._previous_batch_id: int | None = None
 
     def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
-        started = time.monotonic()
+        timer = StepTimer()
         bronze = batch_df.persist()
         try:
             if bronze.isEmpty():
                 self._previous_batch_id = batch_id
                 return
+            timer.lap("read")
             app_id = self.latch.app_id()
             writer_schemas = self._writer_schemas(bronze, app_id, batch_id)
+            timer.lap("schema_ids")
             # Persisted once: the decode and checks are the expensive part, and both outputs,
             # the DLQ counts and the batch statistics read them.
             classified = classify_bronze(
@@ -88,7 +91,7 @@ class SilverBatchWriter:
                 validated_at=F.col(BATCH_TIMESTAMP_COLUMN),
             ).persist()
             try:
-                self._write(classified, app_id, batch_id, sorted(writer_schemas), started)
+                self._write(classified, app_id, batch_id, sorted(writer_schemas), timer)
             finally:
                 classified.unpersist()
         finally:
@@ -114,18 +117,22 @@ class SilverBatchWriter:
         return self.schemas.writer_schemas(schema_ids_in(bronze))
 
     def _write(
-        self, classified: DataFrame, app_id: str, batch_id: int, schema_ids: list[int], started: float
+        self, classified: DataFrame, app_id: str, batch_id: int, schema_ids: list[int], timer: StepTimer
     ) -> None:
         silver, dlq = split_classified(classified, self.exchange)
         dlq_counts = {r["error_type"]: int(r["count"]) for r in dlq.groupBy("error_type").count().collect()}
+        timer.lap("classify")
         metadata = batch_metadata(app_id, batch_id, schema_ids)
         append_exactly_once(silver, self.silver_uri, app_id, batch_id, user_metadata=metadata)
+        timer.lap("silver_write_commit")
         if dlq_counts:
             # An empty DLQ append would still cost a Delta commit per batch; a re-run of this batch
             # finds the same (no) bad rows, so skipping it keeps the write exactly-once.
             append_exactly_once(dlq, self.dlq_uri, app_id, batch_id, DLQ_PARTITION_COLUMNS)
+            timer.lap("dlq_write_commit")
         stats = batch_stats(silver, time.time())
         record_batch_stats(self.metrics, stats)
+        timer.lap("stats")
         self.metrics.record_dlq(self.exchange, dlq_counts)
         self.log.info(
             "batch committed",
@@ -134,7 +141,8 @@ class SilverBatchWriter:
                 "silver_rows": sum(s.rows for s in stats.values()),
                 "dlq_rows": sum(dlq_counts.values()),
                 "dlq_by_error_type": dlq_counts,
-                "seconds": round(time.monotonic() - started, 3),
+                "seconds": timer.total(),
+                "steps": timer.steps,
             },
         )
 
