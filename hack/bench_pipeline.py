@@ -311,9 +311,20 @@ def window_quantiles(jobs: list[Any], baselines: dict[str, dict[float, float]]) 
     return bucket_quantile(0.5, buckets) or float("nan"), bucket_quantile(0.99, buckets) or float("nan")
 
 
+def triggers_by_layer(spec: str | None) -> dict[str, str]:
+    """``--trigger``: one interval for every layer ("2 seconds") or per layer
+    ("bronze=1 second,silver=1 second,gold=2 seconds"); empty = the JobConfig defaults."""
+    if not spec:
+        return {}
+    if "=" not in spec:
+        return {layer: spec for layer in ("bronze", "silver", "gold")}
+    return dict(part.strip().split("=", 1) for part in spec.split(","))  # type: ignore[misc]
+
+
 def bench_latency(spark: Any, broker: KafkaBroker, registry: SchemaRegistry, work: Path, rate: int,
                   duration: float, watermark: str, warmup: float,
-                  step_log: BatchStepLog | None = None) -> None:  # fmt: skip
+                  step_log: BatchStepLog | None = None,
+                  triggers: dict[str, str] | None = None) -> None:  # fmt: skip
     """All five jobs with their default triggers under `rate` trades/s (half per exchange) for
     `warmup + duration` seconds; latency is what the layers recorded after the warm-up. The rate is
     sustained when Gold's lag (seconds of load not yet in Gold) does not grow over the measured
@@ -326,7 +337,8 @@ def bench_latency(spark: Any, broker: KafkaBroker, registry: SchemaRegistry, wor
     ids = register_trade_schemas(registry.url, topics)
     schema_ids = {e: ids[value_subject(t)] for e, t in topics.items()}
     root = work / f"latency-{rate}"
-    configs = [config_for(layer, exchange, broker, registry, root, topics, gold_watermark=watermark)
+    configs = [config_for(layer, exchange, broker, registry, root, topics, gold_watermark=watermark,
+                          **({"trigger_interval": triggers[layer]} if layer in (triggers or {}) else {}))
                for _, layer, exchange in JOBS]  # fmt: skip
     jobs = start_jobs(spark, configs)
     by_name = {j.config.job_name: j for j in jobs}
@@ -412,6 +424,9 @@ def main() -> int:
     parser.add_argument("--skip-ingest", action="store_true", help="skip (a)")
     parser.add_argument("--skip-first-gold", action="store_true", help="skip (f)")
     parser.add_argument("--first-gold-timeout", type=float, default=300, help="(f) seconds to wait at most")
+    parser.add_argument("--trigger", help='(b) not the defaults: "2 seconds" or "bronze=1 second,gold=..."')
+    parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra Spark setting for (a, b): weigh an option")  # fmt: skip
     args = parser.parse_args()
     from spark_jobs.logging_setup import configure_json_logging
 
@@ -437,9 +452,10 @@ def main() -> int:
         spark = None
         try:
             example = config_for("gold", None, broker, registry, work, {})
+            extra = dict(item.split("=", 1) for item in args.conf)
             spark = build_spark_session("k2-bench", driver_memory="2g",
                                         extra_conf={**session_conf(example), "spark.scheduler.mode": "FAIR",
-                                                    "spark.ui.enabled": "false"})  # fmt: skip
+                                                    "spark.ui.enabled": "false", **extra})  # fmt: skip
             spark.sparkContext.setLogLevel("ERROR")
             if not args.skip_ingest:
                 report_load("a", "start")
@@ -452,7 +468,7 @@ def main() -> int:
                 report_load(f"b.rate_{rate}", "start")
                 profile = step_log if rate == min(rates) else None
                 bench_latency(spark, broker, registry, work, rate, args.duration, args.watermark, args.warmup,
-                              profile)  # fmt: skip
+                              profile, triggers_by_layer(args.trigger))  # fmt: skip
                 report_load(f"b.rate_{rate}", "end")
         finally:
             if spark is not None:
