@@ -163,9 +163,9 @@ class ExchangeSpec:
 class TriggerSpec:
     """Spark processing-time intervals ("10 seconds"), the format JobConfig.trigger_interval uses."""
 
-    bronze: str = "10 seconds"
-    silver: str = "10 seconds"
-    gold: str = "10 seconds"
+    bronze: str = "2 seconds"
+    silver: str = "2 seconds"
+    gold: str = "2 seconds"
     gold_watermark: str = "10 minutes"
 
     def interval(self, layer: str) -> str:

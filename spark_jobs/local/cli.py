@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="synthetic trades/s per exchange")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="tables, checkpoints, logs")
     parser.add_argument("--fresh", action="store_true", help="delete the data folder first")
-    parser.add_argument("--trigger", default="5 seconds", help="micro-batch trigger interval of every job")
+    parser.add_argument("--trigger", default="2 seconds", help="micro-batch trigger interval of every job")
     parser.add_argument("--watermark", default="10 minutes", help="Gold dedup watermark")
     parser.add_argument("--no-bad-records", action="store_true", help="do not inject the known bad records")
     parser.add_argument(

@@ -37,7 +37,7 @@ class LocalSettings:
     data_dir: Path
     source: str  # live | replay | synthetic (already resolved from auto)
     rate: float  # trades per second per exchange (synthetic / replay speed-up)
-    trigger_interval: str = "5 seconds"
+    trigger_interval: str = "2 seconds"
     gold_watermark: str = "10 minutes"
     ports: LocalPorts = field(default_factory=LocalPorts)
     partitions: int = 3
