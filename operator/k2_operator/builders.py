@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from k2_operator import naming as n
-from k2_operator.pipeline_spec import VolumeSpec
+from k2_operator.pipeline_spec import PodTemplateSpec, VolumeSpec
 from k2_operator.planner import JobPlan
 from k2_shared.job_config import JobConfig
 from k2_shared.jvm_options import with_jvm_options
@@ -78,6 +78,8 @@ class JobInputs:
     spark_conf: dict[str, str] = field(default_factory=dict)
     #: The PVC holding file:// tables and checkpoints, mounted in the driver and (template) executors.
     volume: VolumeSpec | None = None
+    #: The user's scheduling options and metadata for drivers and executors.
+    pod_template: PodTemplateSpec | None = None
 
     @property
     def labels(self) -> dict[str, str]:
@@ -148,7 +150,10 @@ def spark_conf(inputs: JobInputs) -> dict[str, str]:
         "spark.kubernetes.executor.podTemplateFile": f"{n.CONFIG_MOUNT}/{n.EXECUTOR_TEMPLATE_KEY}",
         "spark.kubernetes.executor.podTemplateContainerName": EXECUTOR_CONTAINER,
         "spark.kubernetes.authenticate.caCertFile": f"{n.SERVICE_ACCOUNT_DIR}/ca.crt",
-        "spark.kubernetes.authenticate.oauthTokenFile": f"{n.SERVICE_ACCOUNT_DIR}/token",
+        # No oauthTokenFile: Spark would read the token once and hand it to its Kubernetes client as a
+        # fixed token, which the client never refreshes, and a bound service account token expires.
+        # Without it the client (fabric8) configures itself from the pod's mounted service account and
+        # re-reads the projected token file every minute and on a 401, so a rotated token is picked up.
         "spark.executor.instances": str(plan.executor_instances),
         "spark.executor.cores": str(plan.executor.cores),
         "spark.executor.memory": f"{plan.executor.heap_mib}m",
@@ -237,15 +242,53 @@ def env_from(inputs: JobInputs) -> list[dict[str, Any]]:
     return [{"secretRef": {"name": name}} for name in inputs.env_from_secrets]
 
 
+def scheduling(template: PodTemplateSpec | None) -> dict[str, Any]:
+    """The pod spec fields a podTemplate sets (only those it sets)."""
+    if template is None:
+        return {}
+    fields: dict[str, Any] = {
+        "nodeSelector": dict(template.node_selector),
+        "tolerations": [dict(t) for t in template.tolerations],
+        "affinity": dict(template.affinity),
+        "priorityClassName": template.priority_class_name,
+        "imagePullSecrets": [dict(s) for s in template.image_pull_secrets],
+    }
+    return {key: value for key, value in fields.items() if value}
+
+
+def extra_volumes(template: PodTemplateSpec | None) -> list[dict[str, Any]]:
+    return [dict(v) for v in template.volumes] if template else []
+
+
+def extra_mounts(template: PodTemplateSpec | None) -> list[dict[str, Any]]:
+    return [dict(m) for m in template.volume_mounts] if template else []
+
+
+def pod_metadata(base: dict[str, Any], template: PodTemplateSpec | None, component: str) -> dict[str, Any]:
+    """``base`` with the podTemplate's labels and annotations for ``component`` under it: the
+    operator's own labels win (the CRD refuses its prefixes anyway)."""
+    if template is None:
+        return base
+    labels = {**template.pod_labels(component), **base.get("labels", {})}
+    annotations = {**template.pod_annotations(component), **base.get("annotations", {})}
+    return {**base, "labels": labels, **({"annotations": annotations} if annotations else {})}
+
+
 def build_driver_pod(inputs: JobInputs) -> dict[str, Any]:
     plan = inputs.plan.driver
-    meta = metadata(inputs, inputs.pod_name, n.COMPONENT_DRIVER)
-    meta["annotations"] = {n.ANNOTATION_PROGRESS_INTERVAL: str(n.PROGRESS_REPORT_SECONDS)}
+    template = inputs.pod_template
+    meta = pod_metadata(metadata(inputs, inputs.pod_name, n.COMPONENT_DRIVER), template, n.COMPONENT_DRIVER)
+    # The operator's annotation wins over a podTemplate's.
+    meta["annotations"] = {
+        **meta.get("annotations", {}),
+        n.ANNOTATION_PROGRESS_INTERVAL: str(n.PROGRESS_REPORT_SECONDS),
+    }
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": meta,
         "spec": {
+            **scheduling(template),
             # The operator owns restarts (backoff, counting, only from checkpoints): never the kubelet.
             "restartPolicy": "Never",
             "serviceAccountName": n.driver_service_account_name(inputs.pipeline.name),
@@ -272,6 +315,7 @@ def build_driver_pod(inputs: JobInputs) -> dict[str, Any]:
                         {"name": "job-config", "mountPath": n.CONFIG_MOUNT, "readOnly": True},
                         {"name": "tmp", "mountPath": "/tmp"},
                         *storage_mounts(inputs.volume),
+                        *extra_mounts(template),
                     ],
                 }
             ],
@@ -282,6 +326,7 @@ def build_driver_pod(inputs: JobInputs) -> dict[str, Any]:
                 },
                 {"name": "tmp", "emptyDir": {}},
                 *storage_volumes(inputs.volume),
+                *extra_volumes(template),
             ],
         },
     }
@@ -306,12 +351,18 @@ def build_driver_service(inputs: JobInputs) -> dict[str, Any]:
 
 
 def build_executor_pod_template(inputs: JobInputs) -> dict[str, Any]:
-    """The template Spark starts each executor from; Spark fills in image, resources and owner."""
+    """The template Spark starts each executor from; Spark fills in image, resources and owner, and
+    keeps the template's scheduling fields, labels, annotations, volumes and the container's mounts."""
+    template = inputs.pod_template
+    mounts = storage_mounts(inputs.volume) + extra_mounts(template)
+    volumes = storage_volumes(inputs.volume) + extra_volumes(template)
+    labels = {"labels": n.job_labels(inputs.pipeline.name, inputs.job, n.COMPONENT_EXECUTOR)}
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"labels": n.job_labels(inputs.pipeline.name, inputs.job, n.COMPONENT_EXECUTOR)},
+        "metadata": pod_metadata(labels, template, n.COMPONENT_EXECUTOR),
         "spec": {
+            **scheduling(template),
             # Executors never call the API server.
             "automountServiceAccountToken": False,
             "enableServiceLinks": False,
@@ -323,10 +374,10 @@ def build_executor_pod_template(inputs: JobInputs) -> dict[str, Any]:
                     "envFrom": env_from(inputs),
                     "securityContext": container_security_context(),
                     # Spark keeps the template container's mounts and the pod's volumes.
-                    **({"volumeMounts": storage_mounts(inputs.volume)} if inputs.volume else {}),
+                    **({"volumeMounts": mounts} if mounts else {}),
                 }
             ],
-            **({"volumes": storage_volumes(inputs.volume)} if inputs.volume else {}),
+            **({"volumes": volumes} if volumes else {}),
         },
     }
 
@@ -342,4 +393,14 @@ def build_config_map(inputs: JobInputs) -> dict[str, Any]:
             n.EXECUTOR_TEMPLATE_KEY: yaml.safe_dump(build_executor_pod_template(inputs), sort_keys=True),
             n.DRIVER_MAIN_KEY: DRIVER_MAIN,
         },
+    }
+
+
+def build_driver_disruption_budget(inputs: JobInputs) -> dict[str, Any]:
+    """maxUnavailable 0 over the one driver pod: a voluntary eviction (node drain) waits for it."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": metadata(inputs, n.driver_pod_name(inputs.pipeline.name, inputs.job), n.COMPONENT_DRIVER),
+        "spec": {"maxUnavailable": 0, "selector": {"matchLabels": inputs.labels}},
     }

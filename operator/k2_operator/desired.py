@@ -88,6 +88,7 @@ def job_inputs(ref: PipelineRef, spec: PipelineSpec, plan: PipelinePlan, job: st
         env_from_secrets=(spec.storage.secret_ref.name,) if spec.storage.secret_ref else (),
         spark_conf=spec.effective_spark_conf(),
         volume=spec.storage.volume,
+        pod_template=spec.pod_template,
     )
 
 

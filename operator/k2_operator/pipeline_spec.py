@@ -11,6 +11,7 @@ through it (a YAML file parsed directly, a unit test) and raise `PipelineSpecErr
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,7 +47,55 @@ SPARK_CONF_DENYLIST: Final[tuple[str, ...]] = (
     "spark.kubernetes.driver.request.cores",
     "spark.kubernetes.executor.request.cores",
     "spark.sql.streaming.checkpointLocation",
+    "spark.driver.blockManager.port",
+    "spark.ui.port",
+    "spark.executor.memoryOverhead",
+    "spark.kubernetes.executor.limit.cores",
+    "spark.kubernetes.executor.podNamePrefix",
+    "spark.kubernetes.executor.podTemplateContainerName",
+    "spark.kubernetes.driver.podTemplateFile",
+    "spark.kubernetes.driver.master",
 )
+
+#: Key prefixes `spec.sparkConf` may not use, each with the reason its CRD rule gives: the drivers'
+#: and executors' identity and credentials, volumes (hostPath among them) and Secret mounts, and the
+#: labels the operator selects its pods by. The CRD has one sparkConf CEL rule per prefix, after the
+#: per-key ones, in this order (tests check the drift).
+SPARK_CONF_DENIED_PREFIXES: Final[tuple[tuple[str, str], ...]] = (
+    ("spark.kubernetes.authenticate.", "the drivers' identity and API credentials are the operator's"),
+    (
+        "spark.kubernetes.driver.volumes.",
+        "volumes go in spec.podTemplate.volumes (hostPath and Secret volumes are not allowed)",
+    ),
+    (
+        "spark.kubernetes.executor.volumes.",
+        "volumes go in spec.podTemplate.volumes (hostPath and Secret volumes are not allowed)",
+    ),
+    ("spark.kubernetes.driver.secrets.", "Secrets reach jobs only through the spec's secret references"),
+    ("spark.kubernetes.executor.secrets.", "Secrets reach jobs only through the spec's secret references"),
+    ("spark.kubernetes.driver.secretKeyRef.", "Secrets reach jobs only through the spec's secret references"),
+    (
+        "spark.kubernetes.executor.secretKeyRef.",
+        "Secrets reach jobs only through the spec's secret references",
+    ),
+    ("spark.kubernetes.driver.label.", "driver labels go in spec.podTemplate (the operator owns its own)"),
+    (
+        "spark.kubernetes.executor.label.app.kubernetes.io/",
+        "the operator selects executors by its app.kubernetes.io/ labels",
+    ),
+    ("spark.kubernetes.executor.label.k2.dev/", "the operator selects executors by its k2.dev/ labels"),
+)
+
+
+def spark_conf_refusal(key: str) -> str | None:
+    """Why `spec.sparkConf` may not set ``key`` (the CRD's message), or None when it may."""
+    if key in SPARK_CONF_DENYLIST:
+        return f"{key} is set by the operator"
+    for prefix, reason in SPARK_CONF_DENIED_PREFIXES:
+        if key.startswith(prefix):
+            return f"{prefix}* keys are not allowed in sparkConf: {reason}"
+    return None
+
 
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
 RestartType = Literal["Never", "OnFailure", "Always"]
@@ -216,6 +265,51 @@ class JobSpec:
 
 
 @dataclass(frozen=True)
+class PodMetadataSpec:
+    """Extra labels and annotations of one kind of pod (drivers or executors)."""
+
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+#: Volume sources `spec.podTemplate.volumes` may use (no hostPath, no Secret volumes).
+VOLUME_SOURCES: Final = ("persistentVolumeClaim", "configMap", "emptyDir")
+#: Volume names and mount paths the operator's own pods use.
+RESERVED_VOLUME_NAMES: Final = ("job-config", "tmp", "k2-storage")
+RESERVED_MOUNT_PATHS: Final = ("/etc/k2", "/tmp", "/var/run/secrets/kubernetes.io/serviceaccount")
+#: Label key prefixes the operator selects its pods by: user labels may not use them.
+RESERVED_LABEL_PREFIXES: Final = ("app.kubernetes.io/", "k2.dev/")
+
+
+@dataclass(frozen=True)
+class PodTemplateSpec:
+    """Scheduling options and metadata for the drivers and (through Spark's executor pod template)
+    their executors. Lists and objects are Kubernetes' own shapes, passed through as the CRD admits
+    them; the operator's own settings (security context, its labels, its volumes) always win."""
+
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    driver: PodMetadataSpec = field(default_factory=PodMetadataSpec)
+    executor: PodMetadataSpec = field(default_factory=PodMetadataSpec)
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: tuple[dict[str, Any], ...] = ()
+    affinity: dict[str, Any] = field(default_factory=dict)
+    priority_class_name: str = ""
+    image_pull_secrets: tuple[dict[str, Any], ...] = ()
+    volumes: tuple[dict[str, Any], ...] = ()
+    volume_mounts: tuple[dict[str, Any], ...] = ()
+
+    def pod_labels(self, component: str) -> dict[str, str]:
+        return {**self.labels, **self._of(component).labels}
+
+    def pod_annotations(self, component: str) -> dict[str, str]:
+        return {**self.annotations, **self._of(component).annotations}
+
+    def _of(self, component: str) -> PodMetadataSpec:
+        return self.driver if component == "driver" else self.executor
+
+
+@dataclass(frozen=True)
 class PipelineSpec:
     image: str
     kafka: KafkaSpec
@@ -238,6 +332,11 @@ class PipelineSpec:
     quality: QualitySpec = field(default_factory=QualitySpec)
     #: Extra Spark settings for every job (read-only by convention); never a SPARK_CONF_DENYLIST key.
     spark_conf: dict[str, str] = field(default_factory=dict)
+    #: Scheduling options and metadata for drivers and executors (absent: none).
+    pod_template: PodTemplateSpec | None = None
+    #: A PodDisruptionBudget per driver (maxUnavailable 0): voluntary evictions (a node drain) wait.
+    #: None (absent) means no: the CRD has no default for it, see its description.
+    driver_pod_disruption_budget: bool | None = None
 
     @classmethod
     def from_cr_spec(cls, spec: Mapping[str, Any]) -> PipelineSpec:
@@ -350,9 +449,12 @@ def _check_pipeline(spec: PipelineSpec) -> None:
     for job in spec.jobs:
         if job not in JOB_NAMES:
             raise PipelineSpecError("spec.jobs", f"{job!r} is not a job name {JOB_NAMES}")
-    for key in SPARK_CONF_DENYLIST:
-        if key in spec.spark_conf:
-            raise PipelineSpecError("spec.sparkConf", f"{key} is set by the operator")
+    for key in spec.spark_conf:
+        refusal = spark_conf_refusal(key)
+        if refusal:
+            raise PipelineSpecError("spec.sparkConf", refusal)
+    if spec.pod_template is not None:
+        _check_pod_template(spec.pod_template, spec.storage.volume)
     _check_storage(spec.storage)
     for i, exchange in enumerate(spec.exchanges):
         feed = exchange.feed
@@ -363,6 +465,41 @@ def _check_pipeline(spec: PipelineSpec) -> None:
 
 
 FEED_SOURCES: Final = ("live", "replay", "synthetic")
+
+
+def _check_pod_template(template: PodTemplateSpec, storage: VolumeSpec | None) -> None:
+    """The CRD's podTemplate rules (volume sources, reserved names, paths and label keys)."""
+    path = "spec.podTemplate"
+    for where, labels in (
+        ("labels", template.labels),
+        ("driver.labels", template.driver.labels),
+        ("executor.labels", template.executor.labels),
+    ):
+        for key in labels:
+            if key.startswith(RESERVED_LABEL_PREFIXES):
+                raise PipelineSpecError(
+                    f"{path}.{where}", f"{key}: app.kubernetes.io/ and k2.dev/ are the operator's"
+                )
+    names = []
+    for i, volume in enumerate(template.volumes):
+        sources = [key for key in volume if key != "name"]
+        if len(sources) != 1 or sources[0] not in VOLUME_SOURCES:
+            raise PipelineSpecError(
+                f"{path}.volumes[{i}]",
+                f"needs exactly one of {', '.join(VOLUME_SOURCES)}"
+                " (hostPath and Secret volumes are not allowed)",
+            )
+        if volume.get("name") in RESERVED_VOLUME_NAMES:
+            raise PipelineSpecError(f"{path}.volumes[{i}].name", f"{volume.get('name')} is the operator's")
+        names.append(volume.get("name"))
+    reserved_paths = RESERVED_MOUNT_PATHS + ((storage.mount_path,) if storage else ())
+    for i, mount in enumerate(template.volume_mounts):
+        if mount.get("name") not in names:
+            raise PipelineSpecError(
+                f"{path}.volumeMounts[{i}].name", "must name a volume of podTemplate.volumes"
+            )
+        if mount.get("mountPath") in reserved_paths:
+            raise PipelineSpecError(f"{path}.volumeMounts[{i}].mountPath", "is a path the operator mounts")
 
 
 def _check_storage(storage: StorageSpec) -> None:
@@ -423,6 +560,14 @@ def _parse_value(owner: type, fld: dataclasses.Field[Any], value: Any, path: str
 
 def _parse_scalar(fld: dataclasses.Field[Any], value: Any, path: str) -> Any:
     kind = _SCALAR_KINDS.get(fld.name, str)
+    if kind is list:  # Kubernetes objects passed through (tolerations, volumes, ...)
+        if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+            raise PipelineSpecError(path, "must be a list of objects")
+        return tuple(copy.deepcopy(dict(v)) for v in value)
+    if kind is Mapping:
+        if not isinstance(value, Mapping):
+            raise PipelineSpecError(path, "must be an object")
+        return copy.deepcopy(dict(value))
     if kind is dict:
         if not isinstance(value, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in value.items()
@@ -458,6 +603,9 @@ _NESTED: Final[dict[tuple[str, str], Any]] = {
     ("StorageSpec", "secret_ref"): SecretRef,
     ("StorageSpec", "volume"): VolumeSpec,
     ("ExchangeSpec", "feed"): FeedSpec,
+    ("PipelineSpec", "pod_template"): PodTemplateSpec,
+    ("PodTemplateSpec", "driver"): PodMetadataSpec,
+    ("PodTemplateSpec", "executor"): PodMetadataSpec,
 }
 
 #: Non-string scalar fields by name (every other scalar is a string).
@@ -483,6 +631,15 @@ _SCALAR_KINDS: Final[dict[str, type]] = {
     "interval_seconds": int,
     "dlq_warning": float,
     "dlq_critical": float,
+    "driver_pod_disruption_budget": bool,
+    "labels": dict,
+    "annotations": dict,
+    "node_selector": dict,
+    "tolerations": list,
+    "affinity": Mapping,
+    "image_pull_secrets": list,
+    "volumes": list,
+    "volume_mounts": list,
 }
 
 

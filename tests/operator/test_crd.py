@@ -463,6 +463,113 @@ def test_every_denylisted_spark_conf_key_is_rejected(api: client.CustomObjectsAp
         )
 
 
+def test_every_denied_spark_conf_prefix_is_rejected_naming_the_field(api: client.CustomObjectsApi) -> None:
+    # hostPath volumes, Secret mounts and env, identity: refused at apply time, the message names the field.
+    from k2_operator.pipeline_spec import SPARK_CONF_DENIED_PREFIXES, spark_conf_refusal
+
+    for prefix, _ in SPARK_CONF_DENIED_PREFIXES:
+        key = prefix + ("hostPath.data.mount.path" if "volumes" in prefix else "x")
+        with pytest.raises(ApiException) as error:
+            create(api, pipeline("bad-spark-conf", merged(MINIMAL_SPEC, {"sparkConf": {key: "x"}})))
+        message = yaml.safe_load(error.value.body)["message"]
+        assert f"spec.sparkConf: Forbidden: {spark_conf_refusal(key)}" in message, message
+
+
+POD_TEMPLATE: dict[str, Any] = {
+    "labels": {"team": "data"},
+    "executor": {"annotations": {"example.com/a": "1"}},
+    "nodeSelector": {"pool": "spark"},
+    "tolerations": [{"key": "spark", "operator": "Exists", "effect": "NoSchedule"}],
+    "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}},
+    "priorityClassName": "streaming",
+    "imagePullSecrets": [{"name": "regcred"}],
+    "volumes": [
+        {"name": "scratch", "emptyDir": {}},
+        {"name": "ref", "persistentVolumeClaim": {"claimName": "r"}},
+    ],
+    "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}],
+}
+
+
+def test_a_pod_template_is_accepted_and_kept_as_written(api: client.CustomObjectsApi) -> None:
+    spec = merged(MINIMAL_SPEC, {"podTemplate": POD_TEMPLATE, "driverPodDisruptionBudget": True})
+    accepted: dict[str, Any] = api.create_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        NAMESPACE,
+        PLURAL,
+        pipeline("scheduled", spec),
+        dry_run="All",
+        field_validation="Strict",
+    )
+    assert accepted["spec"]["podTemplate"] == POD_TEMPLATE
+    assert PipelineSpec.from_cr_spec(accepted["spec"]).pod_template is not None
+
+
+@pytest.mark.parametrize(
+    ("template", "fragment"),
+    [
+        pytest.param(
+            {"volumes": [{"name": "host", "hostPath": {"path": "/"}}]},
+            'unknown field "spec.podTemplate.volumes[0].hostPath"',
+            id="hostPath-strict",
+        ),
+        pytest.param(
+            {"volumes": [{"name": "creds", "secret": {"secretName": "s"}}]},
+            'unknown field "spec.podTemplate.volumes[0].secret"',
+            id="secret-strict",
+        ),
+        pytest.param(
+            {"volumes": [{"name": "tmp", "emptyDir": {}}]},
+            "spec.podTemplate.volumes[0].name",
+            id="reserved-volume",
+        ),
+        pytest.param(
+            {"volumes": [{"name": "v", "emptyDir": {}}], "volumeMounts": [{"name": "w", "mountPath": "/w"}]},
+            "must name a volume of podTemplate.volumes",
+            id="mount-without-volume",
+        ),
+        pytest.param(
+            {
+                "volumes": [{"name": "v", "emptyDir": {}}],
+                "volumeMounts": [{"name": "v", "mountPath": "/data"}],
+            },
+            "spec.podTemplate.volumeMounts",
+            id="mount-on-storage",
+        ),
+        pytest.param({"labels": {"k2.dev/job": "x"}}, "spec.podTemplate.labels", id="operator-label"),
+        pytest.param(
+            {"tolerations": [{"key": "k", "operator": "Maybe"}]},
+            "spec.podTemplate.tolerations[0].operator",
+            id="toleration-operator",
+        ),
+    ],
+)
+def test_a_pod_template_cannot_add_host_paths_secrets_or_operator_names(
+    api: client.CustomObjectsApi, template: dict[str, Any], fragment: str
+) -> None:
+    with pytest.raises(ApiException) as error:
+        create(api, pipeline("bad-template", merged(MINIMAL_SPEC, {"podTemplate": template})))
+    message = yaml.safe_load(error.value.body)["message"]
+    assert fragment in message, message
+
+
+def test_a_host_path_volume_is_refused_even_without_strict_field_validation(
+    api: client.CustomObjectsApi,
+) -> None:
+    # A client that does not ask for strict validation gets the unknown source pruned: the volume is
+    # then left without a source, which a CEL rule refuses with a message that says why.
+    spec = merged(MINIMAL_SPEC, {"podTemplate": {"volumes": [{"name": "host", "hostPath": {"path": "/"}}]}})
+    with pytest.raises(ApiException) as error:
+        api.create_namespaced_custom_object(
+            GROUP, VERSION, NAMESPACE, PLURAL, pipeline("lax", spec), field_validation="Ignore"
+        )
+    message = yaml.safe_load(error.value.body)["message"]
+    assert (
+        "spec.podTemplate.volumes[0]" in message and "hostPath and Secret volumes are not allowed" in message
+    )
+
+
 # --- status subresource --------------------------------------------------------------------------------
 
 

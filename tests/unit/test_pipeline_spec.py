@@ -11,7 +11,13 @@ from typing import Any
 
 import pytest
 import yaml
-from k2_operator.pipeline_spec import SPARK_CONF_DENYLIST, PipelineSpec, PipelineSpecError
+from k2_operator.pipeline_spec import (
+    SPARK_CONF_DENIED_PREFIXES,
+    SPARK_CONF_DENYLIST,
+    PipelineSpec,
+    PipelineSpecError,
+    spark_conf_refusal,
+)
 
 from spark_jobs.contracts import JOB_NAMES, raw_topic
 from spark_jobs.job_config import DEFAULT_MAX_TRADE_AGE, REPLAY_MAX_TRADE_AGE, JobConfig
@@ -101,9 +107,79 @@ def test_no_defaults_inside_lists() -> None:
 
 def test_spark_conf_denylist_matches_the_crd_cel_rules() -> None:
     rules = SPEC_SCHEMA["properties"]["sparkConf"]["x-kubernetes-validations"]
-    keys = [re.fullmatch(r"!\('([^']+)' in self\)", rule["rule"]).group(1) for rule in rules]  # type: ignore[union-attr]
+    per_key = [re.fullmatch(r"!\('([^']+)' in self\)", rule["rule"]) for rule in rules]
+    keys = [match.group(1) for match in per_key if match]
     assert keys == list(SPARK_CONF_DENYLIST)
-    assert [rule["message"] for rule in rules] == [f"{key} is set by the operator" for key in keys]
+    assert [rule["message"] for rule in rules[: len(keys)]] == [
+        f"{key} is set by the operator" for key in keys
+    ]
+    prefix_rules = rules[len(keys) :]
+    prefixes = [re.fullmatch(r"self\.all\(k, !k\.startsWith\('([^']+)'\)\)", r["rule"]) for r in prefix_rules]
+    assert [match.group(1) for match in prefixes if match] == [p for p, _ in SPARK_CONF_DENIED_PREFIXES]
+    assert [rule["message"] for rule in prefix_rules] == [
+        spark_conf_refusal(prefix + "x") for prefix, _ in SPARK_CONF_DENIED_PREFIXES
+    ]
+
+
+def test_every_spark_setting_the_operator_makes_is_refused_in_spark_conf() -> None:
+    # What the operator passes to spark-submit, minus the JVM options it appends to the user's own.
+    from k2_operator.builders import spark_conf
+
+    from k2_shared.jvm_options import JVM_OPTION_KEYS
+    from tests.unit.operator.conftest import make_inputs
+
+    owned = set(spark_conf(make_inputs())) - set(JVM_OPTION_KEYS) - {"spark.sql.shuffle.partitions"}
+    assert {key for key in owned if spark_conf_refusal(key) is None} == set()
+    for key in (
+        "spark.kubernetes.driver.volumes.hostPath.host.mount.path",
+        "spark.kubernetes.executor.volumes.hostPath.host.options.path",
+        "spark.kubernetes.executor.secrets.aws",
+        "spark.kubernetes.driver.secretKeyRef.TOKEN",
+        "spark.kubernetes.authenticate.driver.serviceAccountName",
+        "spark.kubernetes.executor.label.k2.dev/pipeline",
+    ):
+        assert spark_conf_refusal(key), key
+        with pytest.raises(PipelineSpecError, match=r"spec\.sparkConf"):
+            PipelineSpec.from_cr_spec({**MINIMAL_SPEC, "sparkConf": {key: "x"}})
+    assert spark_conf_refusal("spark.sql.adaptive.enabled") is None
+    assert spark_conf_refusal("spark.kubernetes.executor.label.team") is None
+
+
+def test_a_pod_template_parses_and_is_checked_like_the_crd() -> None:
+    template = {
+        "labels": {"team": "data"},
+        "driver": {"annotations": {"a": "1"}},
+        "nodeSelector": {"pool": "spark"},
+        "tolerations": [{"key": "spark", "operator": "Exists", "effect": "NoSchedule"}],
+        "affinity": {"nodeAffinity": {}},
+        "priorityClassName": "streaming",
+        "imagePullSecrets": [{"name": "regcred"}],
+        "volumes": [{"name": "extra", "emptyDir": {}}],
+        "volumeMounts": [{"name": "extra", "mountPath": "/extra"}],
+    }
+    spec = PipelineSpec.from_cr_spec({**MINIMAL_SPEC, "podTemplate": template})
+    assert spec.pod_template is not None
+    assert spec.pod_template.pod_labels("driver") == {"team": "data"}
+    assert spec.pod_template.pod_annotations("driver") == {"a": "1"}
+    assert spec.pod_template.pod_annotations("executor") == {}
+    assert spec.to_cr_spec()["podTemplate"]["tolerations"] == template["tolerations"]
+    bad = [
+        ({"volumes": [{"name": "h", "hostPath": {"path": "/"}}]}, "hostPath"),
+        ({"volumes": [{"name": "s", "secret": {"secretName": "x"}}]}, "hostPath and Secret"),
+        ({"volumes": [{"name": "tmp", "emptyDir": {}}]}, "operator"),
+        ({"volumeMounts": [{"name": "nope", "mountPath": "/x"}]}, "must name a volume"),
+        ({"labels": {"k2.dev/pipeline": "other"}}, "operator"),
+        (
+            {
+                "volumes": [{"name": "v", "emptyDir": {}}],
+                "volumeMounts": [{"name": "v", "mountPath": "/data"}],
+            },
+            "operator mounts",
+        ),
+    ]
+    for template_patch, message in bad:
+        with pytest.raises(PipelineSpecError, match=message):
+            PipelineSpec.from_cr_spec({**MINIMAL_SPEC, "podTemplate": template_patch})
 
 
 def test_trigger_and_kafka_defaults_match_job_config() -> None:

@@ -180,3 +180,60 @@ def test_spark_submit_adds_no_jars_the_job_image_has_them_on_the_classpath(job_i
     assert not {"--jars", "--packages", "--driver-class-path"} & set(command)
     classpath_keys = ("spark.jars", "spark.driver.extraClassPath", "spark.executor.extraClassPath")
     assert [arg for arg in command if arg.startswith(classpath_keys)] == []
+
+
+def test_a_pod_template_reaches_the_driver_and_the_executor_template_and_the_operator_wins() -> None:
+    from k2_operator.builders import (
+        build_driver_disruption_budget,
+        build_driver_pod,
+        build_executor_pod_template,
+    )
+    from k2_operator.pipeline_spec import PodMetadataSpec, PodTemplateSpec
+
+    template = PodTemplateSpec(
+        labels={"team": "data", n.LABEL_COMPONENT: "sneaky"},
+        driver=PodMetadataSpec(annotations={"d": "1"}),
+        executor=PodMetadataSpec(labels={"role": "executor"}),
+        node_selector={"pool": "spark"},
+        tolerations=({"key": "spark", "operator": "Exists"},),
+        affinity={"nodeAffinity": {}},
+        priority_class_name="streaming",
+        image_pull_secrets=({"name": "regcred"},),
+        volumes=({"name": "scratch", "emptyDir": {}},),
+        volume_mounts=({"name": "scratch", "mountPath": "/scratch"},),
+    )
+    inputs = make_inputs(pod_template=template)
+    for pod, component in (
+        (build_driver_pod(inputs), n.COMPONENT_DRIVER),
+        (build_executor_pod_template(inputs), n.COMPONENT_EXECUTOR),
+    ):
+        labels = pod["metadata"]["labels"]
+        assert labels["team"] == "data" and labels[n.LABEL_COMPONENT] == component
+        spec = pod["spec"]
+        assert spec["nodeSelector"] == {"pool": "spark"}
+        assert spec["tolerations"] == [{"key": "spark", "operator": "Exists"}]
+        assert spec["affinity"] == {"nodeAffinity": {}}
+        assert spec["priorityClassName"] == "streaming"
+        assert spec["imagePullSecrets"] == [{"name": "regcred"}]
+        assert {"name": "scratch", "emptyDir": {}} in spec["volumes"]
+        assert {"name": "scratch", "mountPath": "/scratch"} in spec["containers"][0]["volumeMounts"]
+        assert spec["securityContext"]["runAsNonRoot"] is True
+    driver = build_driver_pod(inputs)
+    assert driver["metadata"]["annotations"]["d"] == "1"
+    assert build_executor_pod_template(inputs)["metadata"]["labels"]["role"] == "executor"
+    assert "annotations" not in build_executor_pod_template(inputs)["metadata"]
+    budget = build_driver_disruption_budget(inputs)
+    assert budget["spec"] == {"maxUnavailable": 0, "selector": {"matchLabels": inputs.labels}}
+    assert budget["metadata"]["ownerReferences"][0]["uid"] == inputs.pipeline.uid
+
+
+def test_the_driver_reads_its_rotating_service_account_token_itself(job_inputs: JobInputs) -> None:
+    # With spark.kubernetes.authenticate.oauthTokenFile Spark reads the token once and its Kubernetes
+    # client never refreshes a token given that way; without it the client configures itself from the
+    # mounted service account and re-reads the token file (tests/operator/test_operator_spark_submit.py
+    # rotates it under a running driver).
+    from k2_operator.builders import build_driver_pod, spark_conf
+
+    conf = spark_conf(job_inputs)
+    assert not [key for key in conf if "oauthToken" in key]
+    assert build_driver_pod(job_inputs)["spec"]["automountServiceAccountToken"] is True
