@@ -7,7 +7,13 @@ Measures, in one run:
      `spark-submit` that creates a driver pod against the same API server and returns, which is what an
      operator that shells out per job pays (as Kubeflow's spark-operator does) -- times five jobs.
 
-Usage: .venv/bin/python hack/bench-operator.py [--crs 50] [--pipelines 200] [--idle-seconds 60]
+With ``--baseline COMMIT`` the operator of an older commit (its source from `git archive`, its RBAC
+from its own chart) is measured first on the same API server, then this checkout's; the output has
+both and their ratios (current / baseline), and the 1-minute load average at the end of each run
+(the machine is shared: compare ratios, not absolute figures, across runs).
+
+Usage: nice -n 10 .venv/bin/python hack/bench-operator.py [--crs 50] [--pipelines 200] [--idle-seconds 60]
+           [--baseline 0e014a6]
 """
 
 from __future__ import annotations
@@ -174,61 +180,53 @@ def spark_submit_baseline(cluster: DevCluster, kit: OperatorKit, work: Path) -> 
     return {"spark_submit_version_s": version_s, "spark_submit_cluster_mode_s": submit_s}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def measure(
+    args: argparse.Namespace,
+    kit: OperatorKit,
+    kube: Any,
+    work: Path,
+    label: str,
+    source: Path | None,
+    helm_chart: Path | None,
+) -> dict[str, Any]:
+    """One operator (this checkout's, or the source tree ``source`` of another commit) through the
+    whole measurement, with the RBAC its own chart renders, in a namespace of its own; the namespace
+    is deleted (and its pods gone) before returning, so the next run starts on the same API server."""
+    kubectl = [str(kube.bin_dir / "kubectl"), f"--kubeconfig={kube.kubeconfig}"]
+    helm = new_helm(work / f"helm-{label}")
+    if helm_chart is None:
+        rbac = operator_rbac_objects(helm, OPERATOR_NAMESPACE)
+    else:
+        rbac = helm.template(
+            {"crds": {"install": False}},
+            namespace=OPERATOR_NAMESPACE,
+            show_only=("templates/serviceaccount.yaml", "templates/rbac.yaml"),
+            chart=helm_chart,
+        )
+    subprocess.run(
+        [*kubectl, "apply", "-f", "-"],
+        input=yaml.safe_dump_all(rbac),
+        text=True,
+        check=True,
+        capture_output=True,
     )
-    parser.add_argument("--crs", type=int, default=50)
-    parser.add_argument("--pipelines", type=int, default=200)
-    parser.add_argument("--idle-seconds", type=float, default=60)
-    parser.add_argument("--resync-seconds", type=float, default=10)
-    parser.add_argument("--full-resync-seconds", type=float, default=60)
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="k2-bench-operator-"))
-    cluster = DevCluster(work / "cluster", die_with_parent=True).start()  # no orphans if killed
-    assert cluster.bin_dir is not None
-    print(f"control plane up in {cluster.startup_seconds:.1f} s", file=sys.stderr)
-    operator: OperatorProcess | None = None
+    kubeconfig = service_account_kubeconfig(kube, work / f"operator-{label}.kubeconfig")
+    env = {}
+    if source is not None:  # the older tree's packages first on the path (the editable install after)
+        env["PYTHONPATH"] = os.pathsep.join(str(source / part) for part in ("operator", ".", "hack"))
+    operator = OperatorProcess(
+        kubeconfig,
+        work / f"operator-{label}.log",
+        resync_seconds=args.resync_seconds,
+        full_resync_seconds=args.full_resync_seconds,
+        extra_env=env,
+        cwd=source or REPO,
+    )
+    operator.start()
+    results: dict[str, Any] = {}
+    ns = kit.namespace()
     try:
-        kubectl = [str(cluster.bin_dir / "kubectl"), f"--kubeconfig={cluster.kubeconfig}"]
-        subprocess.run(
-            [*kubectl, "apply", "--server-side", "-f", str(REPO / "crds" / "streamingpipelines.k2.dev.yaml")],
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(
-            [*kubectl, "wait", "--for=condition=Established", "crd/streamingpipelines.k2.dev"],
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run([*kubectl, "create", "namespace", OPERATOR_NAMESPACE], check=True, capture_output=True)
-        # The operator's ServiceAccount and RBAC exactly as the Helm chart installs them.
-        rbac = operator_rbac_objects(new_helm(work / "helm"), OPERATOR_NAMESPACE)
-        subprocess.run(
-            [*kubectl, "apply", "-f", "-"],
-            input=yaml.safe_dump_all(rbac),
-            text=True,
-            check=True,
-            capture_output=True,
-        )
-        api_client = config.new_client_from_config(config_file=str(cluster.kubeconfig))
-        from tests.fixtures.kube_fixtures import KubeCluster
-
-        kube = KubeCluster(cluster.kubeconfig, cluster.api_url, cluster.bin_dir, api_client, cluster)
-        kit = OperatorKit(kube)
-        results: dict[str, Any] = spark_submit_baseline(cluster, kit, work)
-
-        kubeconfig = service_account_kubeconfig(kube, work / "operator.kubeconfig")
-        # The production resync interval, not the tests' 1 s.
-        operator = OperatorProcess(
-            kubeconfig,
-            work / "operator.log",
-            resync_seconds=args.resync_seconds,
-            full_resync_seconds=args.full_resync_seconds,
-        )
-        operator.start()
         pid = operator.proc.pid  # type: ignore[union-attr]
-        ns = kit.namespace()
         clock = DriverPodClock(kit.core, ns)
         latencies = []
         cpu0 = cpu_seconds(pid)
@@ -253,27 +251,114 @@ def main() -> int:
         results["bulk_create_s"] = time.monotonic() - t_bulk
         results["operator_cpu_s_creating_all"] = cpu_seconds(pid) - cpu0
         results["operator_rss_mib_after_create"] = rss_mib(pid)
-        time.sleep(args.resync_seconds)  # let status writes settle
+        time.sleep(args.settle_seconds)  # let status writes settle
         idle_cpu0, idle_t0 = cpu_seconds(pid), time.monotonic()
         time.sleep(args.idle_seconds)
         results["operator_idle_cpu_percent"] = (
             100 * (cpu_seconds(pid) - idle_cpu0) / (time.monotonic() - idle_t0)
         )
         results["operator_rss_mib_idle"] = rss_mib(pid)
-        results["pipelines"] = args.pipelines
-        results["resync_seconds"] = args.resync_seconds
-        results["full_resync_seconds"] = args.full_resync_seconds
-        results["shell_out_five_jobs_s"] = 5 * results["spark_submit_cluster_mode_s"]
-        results["ratio_shell_out_vs_operator_p50"] = (
-            results["shell_out_five_jobs_s"] / results["cr_to_five_pods_p50_s"]
+        results["load_average_1m"] = os.getloadavg()[0]
+    finally:
+        operator.stop()
+        clock_stop(kit, ns)
+    return results
+
+
+def clock_stop(kit: OperatorKit, ns: str) -> None:
+    """Delete the namespace and wait for its pods to go, so the next run has the API server to itself."""
+    kit.core.delete_namespace(ns)
+    kit.namespaces.remove(ns)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if not kit.core.list_namespaced_pod(ns, limit=1).items:
+            return
+        time.sleep(2)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--crs", type=int, default=50)
+    parser.add_argument("--pipelines", type=int, default=200)
+    parser.add_argument("--idle-seconds", type=float, default=60)
+    parser.add_argument("--settle-seconds", type=float, default=10)
+    parser.add_argument("--resync-seconds", type=float, default=10)
+    parser.add_argument("--full-resync-seconds", type=float, default=60)
+    parser.add_argument(
+        "--baseline",
+        metavar="COMMIT",
+        help="also measure the operator of COMMIT (git archive of it) first, on the same API server",
+    )
+    parser.add_argument(
+        "--skip-spark-submit", action="store_true", help="leave out the spark-submit baseline"
+    )
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="k2-bench-operator-"))
+    cluster = DevCluster(work / "cluster", die_with_parent=True).start()  # no orphans if killed
+    assert cluster.bin_dir is not None
+    print(f"control plane up in {cluster.startup_seconds:.1f} s", file=sys.stderr)
+    try:
+        kubectl = [str(cluster.bin_dir / "kubectl"), f"--kubeconfig={cluster.kubeconfig}"]
+        subprocess.run(
+            [*kubectl, "apply", "--server-side", "-f", str(REPO / "crds" / "streamingpipelines.k2.dev.yaml")],
+            check=True,
+            capture_output=True,
         )
+        subprocess.run(
+            [*kubectl, "wait", "--for=condition=Established", "crd/streamingpipelines.k2.dev"],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run([*kubectl, "create", "namespace", OPERATOR_NAMESPACE], check=True, capture_output=True)
+        api_client = config.new_client_from_config(config_file=str(cluster.kubeconfig))
+        from tests.fixtures.kube_fixtures import KubeCluster
+
+        kube = KubeCluster(cluster.kubeconfig, cluster.api_url, cluster.bin_dir, api_client, cluster)
+        kit = OperatorKit(kube)
+        results: dict[str, Any] = {
+            "pipelines": args.pipelines,
+            "resync_seconds": args.resync_seconds,
+            "full_resync_seconds": args.full_resync_seconds,
+        }
+        runs: dict[str, dict[str, Any]] = {}
+        if args.baseline:
+            source = work / "baseline"
+            source.mkdir()
+            archive = subprocess.run(
+                ["git", "-C", str(REPO), "archive", args.baseline], check=True, capture_output=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+            # The CRD of this checkout serves both (it only adds optional fields).
+            runs["baseline"] = measure(args, kit, kube, work, "baseline", source, source / "charts" / "k2")
+            results["baseline_commit"] = args.baseline
+        runs["current"] = measure(args, kit, kube, work, "current", None, None)
+        results["current_commit"] = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        for label, run in runs.items():
+            for key, value in run.items():
+                results[f"{label}.{key}"] = value
+        if "baseline" in runs:
+            for key, value in runs["current"].items():
+                before = runs["baseline"].get(key)
+                if isinstance(before, float) and before and key != "load_average_1m":
+                    results[f"ratio_current_over_baseline.{key}"] = value / before
+        if not args.skip_spark_submit:
+            results.update(spark_submit_baseline(cluster, kit, work))
+            results["shell_out_five_jobs_s"] = 5 * results["spark_submit_cluster_mode_s"]
+            results["ratio_shell_out_vs_operator_p50"] = (
+                results["shell_out_five_jobs_s"] / runs["current"]["cr_to_five_pods_p50_s"]
+            )
         print(
             json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in results.items()}, indent=2)
         )
         return 0
     finally:
-        if operator is not None:
-            operator.stop()
         cluster.stop()
 
 

@@ -1,11 +1,19 @@
-"""Per-pipeline driver identity: a ServiceAccount, a Role (rules from k2_operator/manifests/driver-role.yaml,
-the single source the chart shares) and the RoleBinding between them, all owned by the pipeline.
+"""Per-pipeline driver identity: a ServiceAccount and a RoleBinding that binds it, in the pipeline's
+namespace, to the drivers' ClusterRole; plus a Role with the one rule that names this pipeline's pods
+(a driver patches its own pod's progress annotation) and its RoleBinding. All owned by the pipeline.
 
-The driver Role's rules are read at run time, so they ship inside this package (package data): an
-operator installed from the wheel finds them without the repository."""
+The ClusterRole is created once by the Helm chart (``<release>-operator-spark-driver``, rules from
+k2_operator/manifests/driver-role.yaml, the single source the chart links to) and named to the operator
+in K2_OPERATOR_DRIVER_CLUSTER_ROLE. The operator holds only the ``bind`` verb on that one ClusterRole,
+not the drivers' own verbs (executor pods, PVCs, deletecollection): Kubernetes lets a subject create
+a RoleBinding to a role it may ``bind`` without holding the role's permissions.
+
+The rules stay readable as package data (driver_role_rules) for the tests that compare the chart's
+ClusterRole with them."""
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -17,6 +25,13 @@ from k2_operator.builders import PipelineRef
 from k2_shared.contracts import JOB_NAMES
 
 DRIVER_ROLE_RESOURCE = resources.files("k2_operator") / "manifests" / "driver-role.yaml"
+DRIVER_CLUSTER_ROLE_ENV = "K2_OPERATOR_DRIVER_CLUSTER_ROLE"
+#: The chart's name for it with the default release name `k2`.
+DEFAULT_DRIVER_CLUSTER_ROLE = "k2-operator-spark-driver"
+
+
+def driver_cluster_role() -> str:
+    return os.environ.get(DRIVER_CLUSTER_ROLE_ENV, "").strip() or DEFAULT_DRIVER_CLUSTER_ROLE
 
 
 @cache
@@ -48,22 +63,13 @@ def progress_rule(ref: PipelineRef) -> dict[str, Any]:
     }
 
 
-def build_role(ref: PipelineRef) -> dict[str, Any]:
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": _metadata(ref),
-        "rules": [dict(rule) for rule in driver_role_rules()],
-    }
-
-
 def progress_role_name(ref: PipelineRef) -> str:
     return f"{n.driver_service_account_name(ref.name)}-progress"
 
 
 def build_progress_role(ref: PipelineRef) -> dict[str, Any]:
     """A Role of its own for the progress annotation: its rule names this pipeline's pods, so it cannot
-    live in a Role (or ClusterRole) shared by every pipeline."""
+    live in the ClusterRole shared by every pipeline."""
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
@@ -73,18 +79,30 @@ def build_progress_role(ref: PipelineRef) -> dict[str, Any]:
 
 
 def build_progress_role_binding(ref: PipelineRef) -> dict[str, Any]:
-    binding = build_role_binding(ref)
-    binding["metadata"]["name"] = progress_role_name(ref)
-    binding["roleRef"]["name"] = progress_role_name(ref)
-    return binding
+    """Binds the drivers' ServiceAccount to the pipeline's progress Role."""
+    name = n.driver_service_account_name(ref.name)
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {**_metadata(ref), "name": progress_role_name(ref)},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": progress_role_name(ref)},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ref.namespace}],
+    }
 
 
-def build_role_binding(ref: PipelineRef) -> dict[str, Any]:
+def build_role_binding(ref: PipelineRef, cluster_role: str | None = None) -> dict[str, Any]:
+    """Binds the drivers' ServiceAccount to the drivers' ClusterRole, in the pipeline's namespace.
+    (Earlier versions bound a per-pipeline Role of the same name holding the drivers' rules; the
+    operator replaces such a binding, and that Role, bound to nothing, goes with the pipeline.)"""
     name = n.driver_service_account_name(ref.name)
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "RoleBinding",
         "metadata": _metadata(ref),
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": cluster_role or driver_cluster_role(),
+        },
         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ref.namespace}],
     }

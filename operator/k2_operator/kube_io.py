@@ -4,6 +4,7 @@ a stale view of what exists; creates are idempotent (fixed names, 409 means it i
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -40,6 +41,7 @@ class KubeApi:
         self.rbac: Any = client.RbacAuthorizationV1Api(api_client)
         self.custom: Any = client.CustomObjectsApi(api_client)
         self.apps: Any = client.AppsV1Api(api_client)
+        self.policy: Any = client.PolicyV1Api(api_client)
 
     # --- the pipeline ----------------------------------------------------------------------------
 
@@ -61,8 +63,19 @@ class KubeApi:
 
     # --- reading children ------------------------------------------------------------------------
 
-    def driver_pods(self, namespace: str, pipeline: str) -> dict[str, ObservedDriver]:
+    def driver_pods(
+        self, namespace: str, pipeline: str, owner: dict[str, Any] | None = None
+    ) -> dict[str, ObservedDriver]:
+        """The pipeline's driver pods by job; with ``owner``, pods another pipeline of the same name
+        (deleted, then re-created) left behind are adopted first."""
         pods = self.core.list_namespaced_pod(namespace, label_selector=n.driver_selector(pipeline)).items
+        if owner is not None:
+            for pod in pods:
+                if not pod.metadata.deletion_timestamp and owner["uid"] not in {
+                    ref.uid for ref in pod.metadata.owner_references or []
+                }:
+                    meta = {"name": pod.metadata.name, "namespace": namespace}
+                    self.adopt({"kind": "Pod", "metadata": meta}, owner)
         return {pod.metadata.labels[n.LABEL_JOB]: observed_driver(pod) for pod in pods}
 
     def executors(
@@ -152,6 +165,26 @@ class KubeApi:
             if n.LABEL_EXCHANGE in obj["metadata"]["labels"]
         }
 
+    def disruption_budgets(self, namespace: str, pipeline: str) -> dict[str, dict[str, Any]]:
+        """job -> the PodDisruptionBudget of its driver (read as plain JSON: no client models)."""
+        response = self.policy.list_namespaced_pod_disruption_budget(
+            namespace, label_selector=n.children_selector(pipeline), _preload_content=False
+        )
+        items = json.loads(response.data)["items"]
+        return {
+            item["metadata"]["labels"][n.LABEL_JOB]: {**item, "kind": "PodDisruptionBudget"}
+            for item in items
+            if n.LABEL_JOB in item["metadata"].get("labels", {})
+        }
+
+    def create_disruption_budget(self, budget: dict[str, Any]) -> bool:
+        namespace = budget["metadata"]["namespace"]
+        return self._create(
+            lambda: self.policy.create_namespaced_pod_disruption_budget(
+                namespace, budget, _preload_content=False
+            )
+        )
+
     def _by_job(self, items: list[Any], kind: str) -> dict[str, dict[str, Any]]:
         # Items of a list carry no kind; delete_child needs it.
         objects = ({**self.api_client.sanitize_for_serialization(item), "kind": kind} for item in items)
@@ -184,6 +217,7 @@ class KubeApi:
             "ConfigMap": self.core.delete_namespaced_config_map,
             "Service": self.core.delete_namespaced_service,
             "Deployment": self.apps.delete_namespaced_deployment,
+            "PodDisruptionBudget": self.policy.delete_namespaced_pod_disruption_budget,
         }[obj["kind"]]
         try:
             delete(meta["name"], meta["namespace"])
@@ -235,27 +269,105 @@ class KubeApi:
         self.apps.replace_namespaced_deployment(name, namespace, _with_resource_version(desired, existing))
         return True
 
-    def ensure_driver_rbac(
-        self, service_account: dict[str, Any], role: dict[str, Any], binding: dict[str, Any]
-    ) -> None:
-        namespace = role["metadata"]["namespace"]
-        self._create(lambda: self.core.create_namespaced_service_account(namespace, service_account))
-        if not self._create(lambda: self.rbac.create_namespaced_role(namespace, role)):
-            current = self.rbac.read_namespaced_role(role["metadata"]["name"], namespace)
-            current_rules = self.api_client.sanitize_for_serialization(current.rules) or []
-            if current_rules != role["rules"]:
-                self.rbac.replace_namespaced_role(
-                    role["metadata"]["name"],
-                    namespace,
-                    {
-                        **role,
-                        "metadata": {
-                            **role["metadata"],
-                            "resourceVersion": current.metadata.resource_version,
-                        },
-                    },
-                )
-        self._create(lambda: self.rbac.create_namespaced_role_binding(namespace, binding))
+    def ensure_owned(self, objects: list[dict[str, Any]]) -> bool:
+        """Create each object (ServiceAccount, Role, RoleBinding, ConfigMap), or bring the one that exists
+        back to what is wanted: owned by this pipeline, and for RBAC with the wanted rules, roleRef and
+        subjects. A pipeline deleted and re-created under the same name finds its predecessor's objects,
+        which the garbage collector is about to delete: they are re-owned (or re-created once gone).
+        False when one was still being deleted (the caller tries again on its next reconciliation)."""
+        return all([self._ensure_one(obj) for obj in objects])
+
+    def _ensure_one(self, want: dict[str, Any]) -> bool:
+        kind, meta = want["kind"], want["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        create, read, patch, delete = self._ops(kind)
+        if self._create(lambda: create(namespace, want)):
+            return True
+        current = json.loads(read(name, namespace, _preload_content=False).data)
+        if current["metadata"].get("deletionTimestamp"):
+            return False
+        if kind == "RoleBinding" and current.get("roleRef") != want["roleRef"]:
+            delete(name, namespace)  # roleRef is immutable: an earlier version bound a Role
+            return self._create(lambda: create(namespace, want))
+        operations = []
+        if not owned_by(current, meta["ownerReferences"][0]["uid"]):
+            operations.append(
+                {"op": "add", "path": "/metadata/ownerReferences", "value": meta["ownerReferences"]}
+            )
+        for field_name in ("rules", "subjects"):
+            if field_name in want and current.get(field_name) != want[field_name]:
+                operations.append({"op": "add", "path": f"/{field_name}", "value": want[field_name]})
+        if operations:
+            patch(name, namespace, operations)
+            log.info("re-owned or repaired %s %s", kind, name, extra={"namespace": namespace})
+        return True
+
+    def adopt(self, obj: dict[str, Any], owner: dict[str, Any]) -> None:
+        """Make ``owner`` the controller of a child a deleted pipeline of the same name left behind."""
+        meta = obj["metadata"]
+        _, _, patch, _ = self._ops(obj["kind"])
+        operations = [{"op": "add", "path": "/metadata/ownerReferences", "value": [owner]}]
+        try:
+            patch(meta["name"], meta["namespace"], operations)
+        except ApiException as error:
+            if error.status != NOT_FOUND:
+                raise
+            return
+        log.info("adopted %s %s", obj["kind"], meta["name"], extra={"namespace": meta["namespace"]})
+
+    def _ops(self, kind: str) -> tuple[Any, Any, Any, Any]:
+        """create, read, patch and delete of one kind (namespaced)."""
+        core, rbac, apps = self.core, self.rbac, self.apps
+        return {
+            "ServiceAccount": (
+                core.create_namespaced_service_account,
+                core.read_namespaced_service_account,
+                core.patch_namespaced_service_account,
+                core.delete_namespaced_service_account,
+            ),
+            "Role": (
+                rbac.create_namespaced_role,
+                rbac.read_namespaced_role,
+                rbac.patch_namespaced_role,
+                rbac.delete_namespaced_role,
+            ),
+            "RoleBinding": (
+                rbac.create_namespaced_role_binding,
+                rbac.read_namespaced_role_binding,
+                rbac.patch_namespaced_role_binding,
+                rbac.delete_namespaced_role_binding,
+            ),
+            "ConfigMap": (
+                core.create_namespaced_config_map,
+                core.read_namespaced_config_map,
+                core.patch_namespaced_config_map,
+                core.delete_namespaced_config_map,
+            ),
+            "Service": (
+                core.create_namespaced_service,
+                core.read_namespaced_service,
+                core.patch_namespaced_service,
+                core.delete_namespaced_service,
+            ),
+            "Pod": (
+                core.create_namespaced_pod,
+                core.read_namespaced_pod,
+                core.patch_namespaced_pod,
+                core.delete_namespaced_pod,
+            ),
+            "PodDisruptionBudget": (
+                self.policy.create_namespaced_pod_disruption_budget,
+                self.policy.read_namespaced_pod_disruption_budget,
+                self.policy.patch_namespaced_pod_disruption_budget,
+                self.policy.delete_namespaced_pod_disruption_budget,
+            ),
+            "Deployment": (
+                apps.create_namespaced_deployment,
+                apps.read_namespaced_deployment,
+                apps.patch_namespaced_deployment,
+                apps.delete_namespaced_deployment,
+            ),
+        }[kind]
 
     @staticmethod
     def _create(call: Any) -> bool:
@@ -278,6 +390,11 @@ def _with_resource_version(desired: dict[str, Any], existing: dict[str, Any]) ->
             "metadata": metadata,
         }
     )
+
+
+def owned_by(obj: dict[str, Any], uid: str) -> bool:
+    """True when ``uid`` is among the object's owners."""
+    return any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences") or [])
 
 
 def observed_driver(pod: Any) -> ObservedDriver:

@@ -13,10 +13,10 @@ from typing import Any
 
 from k2_operator import driver_rbac
 from k2_operator import naming as n
-from k2_operator.builders import PipelineRef
+from k2_operator.builders import PipelineRef, build_driver_disruption_budget
 from k2_operator.desired import DesiredPipeline, desired_pipeline, restart_policy
 from k2_operator.feed_deployments import feed_status
-from k2_operator.kube_io import KubeApi
+from k2_operator.kube_io import KubeApi, owned_by
 from k2_operator.pipeline_spec import PipelineSpec, PipelineSpecError
 from k2_operator.pipeline_status import (
     PHASE_DEGRADED,
@@ -47,6 +47,9 @@ from k2_operator.state_machine import (
 log = logging.getLogger("k2_operator.reconciler")
 
 _WARNING_PHASES = ("Degraded", "Failed")
+#: How often a pipeline's ServiceAccounts, RoleBindings and report ConfigMap are checked again (a
+#: re-created pipeline re-owns its predecessor's the first time; this catches one deleted since).
+RBAC_RECHECK_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ class Reconciler:
     def __init__(self, api: KubeApi, clock: Callable[[], float] = time.time) -> None:
         self.api = api
         self.clock = clock
-        self._rbac_ensured: set[str] = set()  # pipeline uids
+        self._rbac_ensured: dict[str, float] = {}  # pipeline uid -> when its RBAC was last checked
 
     def reconcile(self, body: dict[str, Any]) -> Outcome:
         meta = body["metadata"]
@@ -107,7 +110,8 @@ class Reconciler:
         self._ensure_rbac(ref)
         now = self.clock()
         planned = {job: want.inputs.plan.executor_instances for job, want in desired.jobs.items()}
-        pods = self._with_node_states(self.api.driver_pods(ref.namespace, ref.name))
+        owner = ref.owner_reference()
+        pods = self._with_node_states(self.api.driver_pods(ref.namespace, ref.name, owner))
         observed = Observed(
             pods=pods,
             config_maps=self.api.config_maps(ref.namespace, ref.name),
@@ -115,8 +119,10 @@ class Reconciler:
             feeds=self.api.feed_deployments(ref.namespace, ref.name),
             executors=self.api.executors(ref.namespace, ref.name, planned, pods),
         )
+        self._adopt(ref, observed)
         records, outcome = self._decide_and_act(desired, observed, old_status, now)
         self._sync_feeds(desired, observed)
+        self._sync_disruption_budgets(desired)
         self._sync_quality(desired)
         self._remove_unwanted(desired, observed)
         status = self._status(desired, records, meta.get("generation", 0), old_status, now)
@@ -222,6 +228,20 @@ class Reconciler:
                     },
                 )
 
+    def _sync_disruption_budgets(self, desired: DesiredPipeline) -> None:
+        """A PodDisruptionBudget per driver when spec.driverPodDisruptionBudget asks for them (created
+        once: name and selector never change), none otherwise (and none for a job gone)."""
+        ref = desired.ref
+        existing = self.api.disruption_budgets(ref.namespace, ref.name)
+        wanted = set(desired.jobs) if desired.spec.driver_pod_disruption_budget else set()
+        for job in wanted - set(existing):
+            self.api.create_disruption_budget(build_driver_disruption_budget(desired.jobs[job].inputs))
+        for job, budget in existing.items():
+            if job not in wanted:
+                self.api.delete_child(budget)
+            elif not owned_by(budget, ref.uid):
+                self.api.adopt(budget, ref.owner_reference())
+
     def _remove_unwanted(self, desired: DesiredPipeline, observed: Observed) -> None:
         """Children of jobs the spec no longer has (an exchange was removed), feeds no longer asked for."""
         ref = desired.ref
@@ -241,27 +261,42 @@ class Reconciler:
         are created once per pipeline (with the drivers' RBAC, see _ensure_rbac)."""
         ref = desired.ref
         existing = self.api.quality_deployment(ref.namespace, ref.name)
+        if existing is not None and not owned_by(existing, ref.uid):
+            self.api.adopt(existing, ref.owner_reference())
         if self.api.sync_deployment(desired.quality, existing):
             log.info("quality deployment written", extra={"namespace": ref.namespace, "pipeline": ref.name})
 
+    def _adopt(self, ref: PipelineRef, observed: Observed) -> None:
+        """Children a deleted pipeline of the same name left behind (the garbage collector is about to
+        delete them) become this pipeline's: the ConfigMaps, Services and feed Deployments as they are
+        (a changed spec replaces them as usual); driver pods were adopted while listed."""
+        owner = ref.owner_reference()
+        for children in (observed.config_maps, observed.services, observed.feeds):
+            for child in children.values():
+                meta = child["metadata"]
+                if not meta.get("deletionTimestamp") and not owned_by(child, ref.uid):
+                    self.api.adopt(child, owner)
+
     def _ensure_rbac(self, ref: PipelineRef) -> None:
-        if ref.uid in self._rbac_ensured:
+        """The drivers' ServiceAccount and RoleBinding (to the drivers' ClusterRole), the quality
+        process's identity (it may get and update its report ConfigMap, nothing else) and that
+        ConfigMap: checked once per pipeline uid and RBAC_RECHECK_SECONDS, not on every reconciliation."""
+        checked = self._rbac_ensured.get(ref.uid)
+        if checked is not None and self.clock() - checked < RBAC_RECHECK_SECONDS:
             return
-        self.api.ensure_driver_rbac(
-            driver_rbac.build_service_account(ref),
-            driver_rbac.build_role(ref),
-            driver_rbac.build_role_binding(ref),
+        complete = self.api.ensure_owned(
+            [
+                driver_rbac.build_service_account(ref),
+                driver_rbac.build_role_binding(ref),
+                # The drivers' progress annotation: patch on this pipeline's driver pods, by name.
+                driver_rbac.build_progress_role(ref),
+                driver_rbac.build_progress_role_binding(ref),
+                *build_quality_rbac(ref),
+                build_report_config_map(ref),
+            ]
         )
-        # The drivers' progress annotation: patch on this pipeline's driver pods, by name.
-        self.api.ensure_driver_rbac(
-            driver_rbac.build_service_account(ref),
-            driver_rbac.build_progress_role(ref),
-            driver_rbac.build_progress_role_binding(ref),
-        )
-        # The quality process's own identity: it may get and patch its report ConfigMap, nothing else.
-        self.api.ensure_driver_rbac(*build_quality_rbac(ref))
-        self.api.ensure_config_map(build_report_config_map(ref))
-        self._rbac_ensured.add(ref.uid)
+        if complete:
+            self._rbac_ensured[ref.uid] = self.clock()
 
     def _status(
         self,
@@ -343,23 +378,35 @@ def _pruned(value: Any) -> Any:
     return value
 
 
-def deadline_due(body: Mapping[str, Any], now: float) -> bool:
-    """True when some job of this pipeline (as last recorded in its status) has a time-driven
-    transition due; an invalid spec counts as due, so the reconciliation reports it."""
+def earliest_deadline(body: Mapping[str, Any]) -> float | None:
+    """When the earliest time-driven transition of this pipeline's jobs (as last recorded in its status)
+    falls due, or None when none can (an invalid spec has none: its event reconciles it, and nothing
+    time-driven happens to it)."""
     try:
         spec = PipelineSpec.from_cr_spec(body.get("spec") or {})
     except (PipelineSpecError, ValueError):
-        return True
+        return None
     policy = restart_policy(spec.restart_policy)
     jobs = (body.get("status") or {}).get("jobs") or {}
-    deadlines = (
-        next_deadline(
-            record_from_status(entry),
-            policy,
-            spec.driver_start_timeout_seconds,
-            spec.progress_timeout_seconds,
-            spec.driver_lost_grace_seconds,
-        )
+    deadlines = [
+        deadline
         for entry in jobs.values()
-    )
-    return any(deadline is not None and deadline <= now for deadline in deadlines)
+        if entry
+        and (
+            deadline := next_deadline(
+                record_from_status(entry),
+                policy,
+                spec.driver_start_timeout_seconds,
+                spec.progress_timeout_seconds,
+                spec.driver_lost_grace_seconds,
+            )
+        )
+        is not None
+    ]
+    return min(deadlines) if deadlines else None
+
+
+def deadline_due(body: Mapping[str, Any], now: float) -> bool:
+    """True when some job of this pipeline has a time-driven transition due (see earliest_deadline)."""
+    deadline = earliest_deadline(body)
+    return deadline is not None and deadline <= now

@@ -66,6 +66,13 @@ def can_i(cluster: KubeCluster, verb: str, resource: str, namespace: str | None 
     return result.stdout.strip() == "yes"
 
 
+def can_i_as(cluster: KubeCluster, subject: str, namespace: str) -> bool:
+    """Whether ``subject`` may create pods (the drivers' executors) in ``namespace``."""
+    as_subject = f"--as={subject}"
+    result = cluster.kubectl("auth", "can-i", "create", "pods", "-n", namespace, as_subject, check=False)
+    return result.stdout.strip() == "yes"
+
+
 def exists(read: Any, *args: str) -> bool:
     try:
         read(*args)
@@ -118,6 +125,12 @@ def test_install_creates_the_operator_its_rbac_and_an_established_crd(installed:
     assert can_i(installed, "list", "customresourcedefinitions.apiextensions.k8s.io")
     assert not can_i(installed, "get", "secrets", "any-namespace")
     assert not can_i(installed, "delete", "namespaces")
+    # The drivers' verbs stay with the drivers' ClusterRole, which the operator may only bind.
+    assert not can_i(installed, "deletecollection", "pods", "any-namespace")
+    assert not can_i(installed, "create", "persistentvolumeclaims", "any-namespace")
+    driver_role = f"{OPERATOR}-spark-driver"
+    assert can_i(installed, "bind", f"clusterroles.rbac.authorization.k8s.io/{driver_role}", "any-namespace")
+    assert not can_i(installed, "bind", "clusterroles.rbac.authorization.k8s.io/admin", "any-namespace")
 
 
 def test_upgrade_to_watch_namespaces_serves_only_those_with_roles_only(
@@ -152,7 +165,12 @@ def test_upgrade_to_watch_namespaces_serves_only_those_with_roles_only(
     # The real operator, as the chart's ServiceAccount, in the mode the Deployment now runs in.
     kubeconfig = service_account_kubeconfig(installed, tmp_path / "sa.kubeconfig", OPERATOR, NAMESPACE)
     process = OperatorProcess(
-        kubeconfig, tmp_path / "operator.log", extra_env={"K2_OPERATOR_WATCH_NAMESPACES": watched}
+        kubeconfig,
+        tmp_path / "operator.log",
+        extra_env={
+            "K2_OPERATOR_WATCH_NAMESPACES": watched,
+            "K2_OPERATOR_DRIVER_CLUSTER_ROLE": env["K2_OPERATOR_DRIVER_CLUSTER_ROLE"],
+        },
     )
     process.start()
     try:
@@ -162,7 +180,14 @@ def test_upgrade_to_watch_namespaces_serves_only_those_with_roles_only(
         # Read from this process's own log: the session's cluster-wide operator (operator tier) may
         # run too and serve both namespaces.
         wait_for("this operator reconciling the watched pipeline", lambda: '"served"' in process.log_text())
-        op.delete_pipeline(watched, "served")  # while the operator runs: it owns the finalizer
+        # The drivers' identity: bound to the chart's drivers' ClusterRole, which the operator could
+        # bind (Roles only, no cluster-wide grant) without holding its verbs.
+        # (The session's cluster-wide operator, when it runs, binds its own release's ClusterRole.)
+        binding = rbac.read_namespaced_role_binding("served-spark-driver", watched)
+        assert binding.role_ref.kind == "ClusterRole"
+        assert binding.role_ref.name in (f"{OPERATOR}-spark-driver", "k2-operator-spark-driver")
+        assert can_i_as(installed, "system:serviceaccount:" + watched + ":served-spark-driver", watched)
+        op.delete_pipeline(watched, "served")
         wait_for("the served pipeline gone", lambda: op.pipeline(watched, "served") is None)
         log = process.log_text()
         assert other not in log and "ignored" not in log, process.log_tail()

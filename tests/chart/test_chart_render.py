@@ -11,6 +11,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from k2_operator.driver_rbac import DEFAULT_DRIVER_CLUSTER_ROLE, driver_role_rules
 
 from tests.fixtures.chart_fixtures import CHART_DIR, Helm, operator_rules
 from tests.fixtures.kube_fixtures import CRD_PATH, REPO_ROOT
@@ -115,10 +116,30 @@ def test_the_example_pipeline_matches_the_crd_schema() -> None:
     assert not crd_validator().is_valid(bad)
 
 
+def bind_rule(name: str) -> dict[str, Any]:
+    return {
+        "apiGroups": ["rbac.authorization.k8s.io"],
+        "resources": ["clusterroles"],
+        "verbs": ["bind"],
+        "resourceNames": [name],
+    }
+
+
+def driver_cluster_role(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    (role,) = [o for o in by_kind(objects, "ClusterRole") if o["metadata"]["name"].endswith("-spark-driver")]
+    return role
+
+
 def test_cluster_wide_rbac_is_exactly_the_operator_rules(defaults: list[dict[str, Any]]) -> None:
     rules = operator_rules()
-    role = one(defaults, "ClusterRole")
-    assert role["rules"] == rules["clusterScoped"] + rules["namespaced"]
+    driver = driver_cluster_role(defaults)
+    assert driver["metadata"]["name"] == DEFAULT_DRIVER_CLUSTER_ROLE == "k2-operator-spark-driver"
+    assert driver["rules"] == list(driver_role_rules())
+    (role,) = [o for o in by_kind(defaults, "ClusterRole") if o is not driver]
+    # The operator binds the drivers' ClusterRole by name; it does not hold the drivers' verbs.
+    assert role["rules"] == rules["clusterScoped"] + rules["namespaced"] + [
+        bind_rule(driver["metadata"]["name"])
+    ]
     binding = one(defaults, "ClusterRoleBinding")
     account = one(defaults, "ServiceAccount")
     assert binding["roleRef"] == {
@@ -130,16 +151,23 @@ def test_cluster_wide_rbac_is_exactly_the_operator_rules(defaults: list[dict[str
         {"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": "k2-system"}
     ]
     assert by_kind(defaults, "Role") == []
+    env = {e["name"]: e.get("value") for e in container(one(defaults, "Deployment"))["env"]}
+    assert env["K2_OPERATOR_DRIVER_CLUSTER_ROLE"] == driver["metadata"]["name"]
 
 
 def test_watch_namespaces_mode_grants_roles_in_those_namespaces_only(
     every_option: list[dict[str, Any]],
 ) -> None:
-    assert not [obj for obj in every_option if obj["kind"] in {"ClusterRole", "ClusterRoleBinding"}]
+    # Nothing cluster-wide is granted to the operator; the drivers' ClusterRole is only bound per
+    # pipeline, inside a watched namespace.
+    assert by_kind(every_option, "ClusterRoleBinding") == []
+    driver = driver_cluster_role(every_option)
+    assert driver["metadata"]["name"] == "k2-control-spark-driver"
+    assert by_kind(every_option, "ClusterRole") == [driver]
     roles = by_kind(every_option, "Role")
     assert sorted(role["metadata"]["namespace"] for role in roles) == ["team-a", "team-b"]
     for role in roles:
-        assert role["rules"] == operator_rules()["namespaced"]
+        assert role["rules"] == operator_rules()["namespaced"] + [bind_rule("k2-control-spark-driver")]
     for binding in by_kind(every_option, "RoleBinding"):
         assert binding["roleRef"]["kind"] == "Role"
         assert binding["subjects"] == [
@@ -147,6 +175,7 @@ def test_watch_namespaces_mode_grants_roles_in_those_namespaces_only(
         ]
     env = {e["name"]: e.get("value") for e in container(one(every_option, "Deployment"))["env"]}
     assert env["K2_OPERATOR_WATCH_NAMESPACES"] == "team-a,team-b"
+    assert env["K2_OPERATOR_DRIVER_CLUSTER_ROLE"] == "k2-control-spark-driver"
 
 
 def container(deployment: dict[str, Any]) -> dict[str, Any]:

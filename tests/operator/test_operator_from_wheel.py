@@ -122,6 +122,7 @@ def test_an_operator_installed_from_the_wheel_reconciles_a_pipeline(
         roles = rbac.list_namespaced_role(namespace).items
         return next((r for r in roles if r.metadata.name == "from-wheel-spark-driver"), None)
 
+    # The pipeline's own driver Role: its progress rule (the shared rules are the chart's ClusterRole).
     role = wait_for("the driver Role", driver_role, timeout=60)
     assert [op.cluster.api_client.sanitize_for_serialization(r) for r in role.rules] == list(
         driver_role_rules()

@@ -2,16 +2,21 @@
 pod against the test API server: Spark's own Kubernetes scheduler must create the executor pods with the
 planned cores and memory, the template's labels and security context, owned by the driver pod. The
 executors stay Pending (no kubelet here). Spark authenticates as the pipeline's driver ServiceAccount,
-so the per-pipeline driver Role is what is tested, not admin rights."""
+so the drivers' ClusterRole (bound per pipeline) is what is tested, not admin rights; and it keeps
+working when that account's token is rotated (the old one invalid), as bound tokens are."""
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,6 +66,44 @@ def local_command(pod_command: list[str], overrides: dict[str, str], app: Path) 
     return command
 
 
+def bound_token(op: OperatorKit, namespace: str, account: str, secret: str) -> str:
+    """A TokenRequest token for ``account`` bound to a new Secret named ``secret``."""
+    created = op.core.create_namespaced_secret(namespace, {"metadata": {"name": secret}})
+    request = {
+        "spec": {
+            "expirationSeconds": 3600,
+            "boundObjectRef": {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "name": secret,
+                "uid": created.metadata.uid,
+            },
+        }
+    }
+    return str(op.core.create_namespaced_service_account_token(account, namespace, request).status.token)
+
+
+def token_works(op: OperatorKit, token: str) -> bool:
+    """Whether the API server accepts ``token`` (a self-subject review needs no permission)."""
+    request = urllib.request.Request(
+        f"{op.cluster.api_url}/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        data=json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    admin = yaml.safe_load(op.cluster.kubeconfig.read_text())
+    context = ssl.create_default_context(
+        cadata=base64.b64decode(admin["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
+    )
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=10) as response:
+            return bool(response.status == 201)
+    except urllib.error.HTTPError as error:
+        if error.code == 401:
+            return False
+        raise
+
+
 @pytest.fixture
 def stop_by_pid() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
@@ -84,12 +127,10 @@ def test_spark_submit_from_the_driver_pod_spec_creates_the_planned_executor_pods
     config_map = op.core.read_namespaced_config_map(f"{name}-{JOB}-config", ns)
     template = tmp_path / "executor-pod-template.yaml"
     template.write_text(config_map.data[n.EXECUTOR_TEMPLATE_KEY])
+    # The service account token as a kubelet projects it, bound to an object (here a Secret): deleting
+    # the object invalidates the token, which is what an expired bound token looks like to Spark.
     token = tmp_path / "token"
-    token.write_text(
-        op.core.create_namespaced_service_account_token(
-            n.driver_service_account_name(name), ns, {"spec": {"expirationSeconds": 3600}}
-        ).status.token
-    )
+    token.write_text(bound_token(op, ns, n.driver_service_account_name(name), "token-a"))
     ca = tmp_path / "ca.crt"
     admin = yaml.safe_load(op.cluster.kubeconfig.read_text())
     ca.write_bytes(base64.b64decode(admin["clusters"][0]["cluster"]["certificate-authority-data"]))
@@ -100,7 +141,6 @@ def test_spark_submit_from_the_driver_pod_spec_creates_the_planned_executor_pods
         {
             "master": f"k8s://{op.cluster.api_url}",
             "spark.kubernetes.authenticate.caCertFile": str(ca),
-            "spark.kubernetes.authenticate.oauthTokenFile": str(token),
             "spark.kubernetes.executor.podTemplateFile": str(template),
             "spark.driver.host": "127.0.0.1",
             "spark.driver.bindAddress": "127.0.0.1",
@@ -112,8 +152,17 @@ def test_spark_submit_from_the_driver_pod_spec_creates_the_planned_executor_pods
     )
     assert "--deploy-mode" in command and command[command.index("--deploy-mode") + 1] == "client"
     log = (tmp_path / "spark-submit.log").open("wb")
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "HOME": str(tmp_path)}
-    env.pop("KUBECONFIG", None)
+    # No oauthTokenFile in the pod's command: Spark's Kubernetes client reads the mounted service
+    # account token itself (here from the file this variable names instead of the pod's mount path).
+    assert not [arg for arg in command if "oauthToken" in arg]
+    env = {
+        **os.environ,
+        "PYSPARK_PYTHON": sys.executable,
+        "HOME": str(tmp_path),
+        "KUBERNETES_AUTH_SERVICEACCOUNT_TOKEN": str(token),
+    }
+    for name_ in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"):
+        env.pop(name_, None)
     proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
     stop_by_pid.append(proc)
     plan = plan_pipeline(TOTAL_CORES, 2048)[JOB]
@@ -124,6 +173,7 @@ def test_spark_submit_from_the_driver_pod_spec_creates_the_planned_executor_pods
         pods = op.core.list_namespaced_pod(ns, label_selector="spark-role=executor").items
         return pods if len(pods) >= plan.executor_instances else None
 
+    old_token = token.read_text()
     pods = wait_for(f"{plan.executor_instances} executor pods", executors, timeout=180, interval=1)
     assert len(pods) == plan.executor_instances
     for pod in pods:
@@ -145,6 +195,25 @@ def test_spark_submit_from_the_driver_pod_spec_creates_the_planned_executor_pods
         env = {var.name: var.value for var in container.env if var.value is not None}
         assert env.get("SPARK_EXECUTOR_CORES") == str(plan.executor.cores)
         assert env.get("SPARK_EXECUTOR_MEMORY") == f"{plan.executor.heap_mib}m"
+
+    # Token rotation: a new token in the file, the old one invalid. The driver must pick the new one
+    # up (its client re-reads the file every minute and on a 401): a lost executor is replaced.
+    rotated = tmp_path / "token.new"
+    rotated.write_text(bound_token(op, ns, n.driver_service_account_name(name), "token-b"))
+    rotated.replace(token)
+    op.core.delete_namespaced_secret("token-a", ns)
+    wait_for("the old token refused", lambda: not token_works(op, old_token), timeout=30)
+    lost = pods[0].metadata.name
+    op.core.delete_namespaced_pod(lost, ns, grace_period_seconds=0)
+
+    def replaced() -> list[Any] | None:
+        if proc.poll() is not None:
+            raise AssertionError((tmp_path / "spark-submit.log").read_text()[-4000:])
+        current = op.core.list_namespaced_pod(ns, label_selector="spark-role=executor").items
+        names = {pod.metadata.name for pod in current}
+        return current if lost not in names and len(names) >= plan.executor_instances else None
+
+    wait_for("a replacement executor created with the rotated token", replaced, timeout=150, interval=1)
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     proc.wait(60)

@@ -9,6 +9,11 @@
 {{- end -}}
 {{- end -}}
 
+{{/* The Spark drivers' ClusterRole, bound per pipeline by the operator: <operator name>-spark-driver. */}}
+{{- define "k2.driverClusterRoleName" -}}
+{{- printf "%s-spark-driver" (include "k2.operatorName" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{- define "k2.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
 {{- default (include "k2.operatorName" .) .Values.serviceAccount.name -}}

@@ -171,4 +171,5 @@ def test_a_pipeline_is_due_for_a_timer_reconcile_only_when_a_deadline_passed() -
     body["status"]["jobs"]["gold"] = {"phase": "BackOff", "nextRestartTime": "1970-01-01T00:16:50Z"}  # 1010
     assert deadline_due(body, 1009.0) is False
     assert deadline_due(body, 1010.0) is True
-    assert deadline_due({"spec": {"image": "x"}}, 0.0) is True  # invalid: reconcile to report it
+    # Invalid: nothing time-driven (its own event reconciles it, reporting InvalidSpec).
+    assert deadline_due({"spec": {"image": "x"}}, 0.0) is False

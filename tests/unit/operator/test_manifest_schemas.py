@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from k2_operator import driver_rbac
-from k2_operator.builders import PipelineRef
+from k2_operator.builders import PipelineRef, build_driver_disruption_budget
 from k2_operator.desired import desired_pipeline
 from k2_operator.pipeline_spec import PipelineSpec
 
@@ -18,6 +18,34 @@ pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[3]
 REF = PipelineRef("crypto-trades", "default", "uid-1")
+POD_TEMPLATE: dict[str, Any] = {
+    "labels": {"team": "data"},
+    "annotations": {"example.com/owner": "data"},
+    "driver": {"labels": {"role": "driver"}, "annotations": {"a": "1"}},
+    "executor": {"labels": {"role": "executor"}},
+    "nodeSelector": {"pool": "spark"},
+    "tolerations": [{"key": "spark", "operator": "Equal", "value": "yes", "effect": "NoSchedule"}],
+    "affinity": {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}
+                ]
+            }
+        }
+    },
+    "priorityClassName": "streaming",
+    "imagePullSecrets": [{"name": "regcred"}],
+    "volumes": [
+        {"name": "scratch", "emptyDir": {"sizeLimit": "1Gi"}},
+        {"name": "extra-conf", "configMap": {"name": "extra"}},
+        {"name": "ref-data", "persistentVolumeClaim": {"claimName": "ref", "readOnly": True}},
+    ],
+    "volumeMounts": [
+        {"name": "scratch", "mountPath": "/scratch"},
+        {"name": "ref-data", "mountPath": "/ref", "readOnly": True},
+    ],
+}
 
 
 def built_objects() -> list[dict[str, Any]]:
@@ -31,18 +59,22 @@ def built_objects() -> list[dict[str, Any]]:
             "volume": {"claimName": "k2-data", "mountPath": "/data"},
         },
     }
+    # And with every scheduling option of spec.podTemplate.
+    scheduled = {**on_pvc, "podTemplate": POD_TEMPLATE, "driverPodDisruptionBudget": True}
     objects: list[dict[str, Any]] = []
-    for variant in (spec, on_pvc):
+    for variant in (spec, on_pvc, scheduled):
         pipeline = desired_pipeline(REF, PipelineSpec.from_cr_spec(variant))
         for job in pipeline.jobs.values():
             template = yaml.safe_load(job.config_map["data"]["executor-pod-template.yaml"])
             template["metadata"]["name"] = "executor-template"
             objects += [job.pod, job.service, job.config_map, template]
+            objects.append(build_driver_disruption_budget(job.inputs))
         objects += list(pipeline.feeds.values())
     objects += [
         driver_rbac.build_service_account(REF),
-        driver_rbac.build_role(REF),
         driver_rbac.build_role_binding(REF),
+        driver_rbac.build_progress_role(REF),
+        driver_rbac.build_progress_role_binding(REF),
     ]
     return objects
 

@@ -1,5 +1,6 @@
-"""The RBAC: least privilege (the operator's rules in charts/k2/files/operator-rules.yaml, the driver Role
-from k2_operator/manifests/driver-role.yaml), and the operator holds everything it grants the drivers."""
+"""The RBAC: least privilege (the operator's rules in charts/k2/files/operator-rules.yaml, the drivers'
+ClusterRole from k2_operator/manifests/driver-role.yaml): the operator binds the drivers' ClusterRole
+instead of holding the drivers' verbs itself."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Any
 import pytest
 from k2_operator.builders import PipelineRef
 from k2_operator.driver_rbac import (
+    DEFAULT_DRIVER_CLUSTER_ROLE,
     build_progress_role,
     build_progress_role_binding,
-    build_role,
     build_role_binding,
+    build_service_account,
     driver_role_rules,
 )
 
@@ -36,11 +38,17 @@ def grants(rules: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
     }
 
 
-def test_operator_holds_every_permission_the_driver_role_grants() -> None:
-    # Kubernetes refuses to create a Role granting more than its creator holds (no `escalate` here);
-    # a namespaced operator holds only the namespaced rules.
-    missing = grants(list(driver_role_rules())) - grants(operator_rules()["namespaced"])
-    assert missing == set()
+def test_the_operator_does_not_hold_the_drivers_own_verbs() -> None:
+    # It binds the drivers' ClusterRole (the chart adds `bind` on that one name): Kubernetes lets a
+    # subject with `bind` create a RoleBinding to a role without holding the role's permissions.
+    held = grants(operator_rules()["namespaced"])
+    assert ("", "pods", "deletecollection") not in held
+    assert not [grant for grant in held if grant[1] == "persistentvolumeclaims"]
+    assert ("rbac.authorization.k8s.io", "roles", "escalate") not in held
+
+
+def test_the_operator_holds_what_the_pipelines_own_driver_role_grants() -> None:
+    # Kubernetes refuses to create a Role granting more than its creator holds (no `escalate` here).
     per_pipeline = build_progress_role(PipelineRef("prod", "k2", "uid-1"))["rules"]
     assert grants(per_pipeline) - grants(operator_rules()["namespaced"]) == set()
 
@@ -48,7 +56,7 @@ def test_operator_holds_every_permission_the_driver_role_grants() -> None:
 def test_a_driver_may_patch_only_its_pipelines_driver_pods_by_name() -> None:
     """The progress annotation: patch on pods exists only with resourceNames, the pipeline's drivers."""
     ref = PipelineRef("prod", "k2", "uid-1")
-    assert not [rule for rule in build_role(ref)["rules"] if "patch" in rule["verbs"]]
+    assert not [rule for rule in driver_role_rules() if "patch" in rule["verbs"]]
     role, binding = build_progress_role(ref), build_progress_role_binding(ref)
     assert binding["roleRef"]["name"] == role["metadata"]["name"] == "prod-spark-driver-progress"
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "prod-spark-driver", "namespace": "k2"}]
@@ -74,6 +82,7 @@ def test_operator_cluster_role_has_no_wildcards_and_no_secrets() -> None:
     held = grants(operator_cluster_role()["rules"])
     assert not any("*" in grant for grant in held)
     assert not any(resource == "secrets" for _, resource, _ in held)
+    # `bind` comes only from the chart, on the drivers' ClusterRole by name (tests/chart).
     assert not any(verb in ("escalate", "bind", "impersonate") for _, _, verb in held)
 
 
@@ -85,9 +94,14 @@ def test_driver_role_covers_what_spark_needs_for_executors() -> None:
         assert ("", resource, "create") in held
 
 
-def test_per_pipeline_role_binding_binds_the_driver_service_account_to_its_role() -> None:
+def test_per_pipeline_role_binding_binds_the_driver_service_account_to_the_drivers_cluster_role() -> None:
     ref = PipelineRef("prod", "k2", "uid-1")
-    role, binding = build_role(ref), build_role_binding(ref)
-    assert binding["roleRef"]["name"] == role["metadata"]["name"] == "prod-spark-driver"
+    account, binding = build_service_account(ref), build_role_binding(ref)
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": DEFAULT_DRIVER_CLUSTER_ROLE,
+    }
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "prod-spark-driver", "namespace": "k2"}]
-    assert role["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    assert account["metadata"]["name"] == "prod-spark-driver"
+    assert binding["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
