@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from k2_operator.driver_rbac import driver_role_rules
+from k2_operator.builders import PipelineRef
+from k2_operator.driver_rbac import DEFAULT_DRIVER_CLUSTER_ROLE, driver_role_rules, progress_rule
 from kubernetes import client
 
 from tests.fixtures.kube_fixtures import REPO_ROOT
@@ -118,15 +119,18 @@ def test_an_operator_installed_from_the_wheel_reconciles_a_pipeline(
     op.apply_pipeline(namespace, "from-wheel")
     rbac = client.RbacAuthorizationV1Api(op.cluster.api_client)
 
-    def driver_role() -> client.V1Role | None:
+    def progress_role() -> client.V1Role | None:
         roles = rbac.list_namespaced_role(namespace).items
-        return next((r for r in roles if r.metadata.name == "from-wheel-spark-driver"), None)
+        return next((r for r in roles if r.metadata.name == "from-wheel-spark-driver-progress"), None)
 
-    # The pipeline's own driver Role: its progress rule (the shared rules are the chart's ClusterRole).
-    role = wait_for("the driver Role", driver_role, timeout=60)
-    assert [op.cluster.api_client.sanitize_for_serialization(r) for r in role.rules] == list(
-        driver_role_rules()
-    )
+    # The pipeline's own driver Role holds its progress rule; the shared rules are the chart's
+    # ClusterRole, which the drivers' RoleBinding names.
+    role = wait_for("the drivers' progress Role", progress_role, timeout=60)
+    assert [op.cluster.api_client.sanitize_for_serialization(r) for r in role.rules] == [
+        progress_rule(PipelineRef("from-wheel", namespace, ""))
+    ]
+    binding = rbac.read_namespaced_role_binding("from-wheel-spark-driver", namespace)
+    assert (binding.role_ref.kind, binding.role_ref.name) == ("ClusterRole", DEFAULT_DRIVER_CLUSTER_ROLE)
     wait_for("five driver pods", lambda: len(op.driver_pods(namespace, "from-wheel")) == 5, timeout=60)
     assert process.metric("k2_operator_reconciliations_total", trigger="create") >= 1
     assert "Traceback" not in process.log_text()
