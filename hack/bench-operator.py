@@ -193,6 +193,19 @@ def measure(
     whole measurement, with the RBAC its own chart renders, in a namespace of its own; the namespace
     is deleted (and its pods gone) before returning, so the next run starts on the same API server."""
     kubectl = [str(kube.bin_dir / "kubectl"), f"--kubeconfig={kube.kubeconfig}"]
+    # Each operator with the CRD of its own commit: an operator refuses spec fields it does not know,
+    # and a newer CRD defaults fields into every pipeline.
+    crd = (source or REPO) / "crds" / "streamingpipelines.k2.dev.yaml"
+    subprocess.run(
+        [*kubectl, "apply", "--server-side", "--force-conflicts", "-f", str(crd)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [*kubectl, "wait", "--for=condition=Established", "crd/streamingpipelines.k2.dev"],
+        check=True,
+        capture_output=True,
+    )
     helm = new_helm(work / f"helm-{label}")
     if helm_chart is None:
         rbac = operator_rbac_objects(helm, OPERATOR_NAMESPACE)
@@ -330,7 +343,6 @@ def main() -> int:
                 ["git", "-C", str(REPO), "archive", args.baseline], check=True, capture_output=True
             ).stdout
             subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
-            # The CRD of this checkout serves both (it only adds optional fields).
             runs["baseline"] = measure(args, kit, kube, work, "baseline", source, source / "charts" / "k2")
             results["baseline_commit"] = args.baseline
         runs["current"] = measure(args, kit, kube, work, "current", None, None)
