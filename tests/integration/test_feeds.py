@@ -120,7 +120,9 @@ def test_synthetic_rate_is_honoured_within_ten_percent(
         topics=unique_raw_topics,
     )  # fmt: skip
 
-    assert stats.elapsed_seconds == pytest.approx(duration, abs=1.0)
+    # Paced, not bursted: it cannot finish before its duration; it stops soon after (the upper bound is
+    # loose because start-up and the final flush stretch with the machine's load; speed is a benchmark).
+    assert duration * 0.9 <= stats.elapsed_seconds < duration + 30
     for exchange, topic in unique_raw_topics.items():
         produced = stats.exchanges[exchange].produced
         assert produced == pytest.approx(rate * duration, rel=0.10), exchange
