@@ -199,7 +199,8 @@ image() {
 
 build_image() {
   local name="$1" dockerfile="${image_dockerfile[$1]}" part dest src key context archive start
-  context="$images_dir/context/$name"
+  # Per run: two checkouts sharing this cache may build at once (their contexts must not mix).
+  context="$images_dir/context/$name-$tag.$$"
   rm -rf "$context" && mkdir -p "$context"
   key=$( {
     echo "$name $tag $base_key"
@@ -228,10 +229,11 @@ build_image() {
   nice -n 10 buildah "${store_opts[@]}" bud --isolation chroot --network host --pull=never --layers \
     --volume /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro \
     --label "dev.k2.content-key=$key" -f "$root/$dockerfile" -t "localhost/$name:$tag" "$context" >&2
-  rm -f "$archive" "$archive.key"
   # docker.io/k2/NAME:TAG inside the archive: the name a pod spec's `image: k2/NAME:TAG` resolves to.
-  bah push -q "localhost/$name:$tag" "oci-archive:$archive.tmp:docker.io/k2/$name:$tag" >&2
-  mv "$archive.tmp" "$archive"
+  # Pushed beside the old archive, then renamed over it: a reader never finds the archive missing.
+  bah push -q "localhost/$name:$tag" "oci-archive:$archive.tmp.$$:docker.io/k2/$name:$tag" >&2
+  rm -f "$archive.key"
+  mv "$archive.tmp.$$" "$archive"
   echo "$key" > "$archive.key"
   rm -rf "$context"
   log "$name: built in $(( $(date +%s) - start )) s, $(du -m "$archive" | cut -f1) MB archive"
