@@ -118,6 +118,8 @@ JOB_TABLES = {
 }
 
 
+# Its own waits (kills, then up to 900 s for Gold) decide; the project-wide 900 s timeout would cut them.
+@pytest.mark.timeout(1800)
 def test_each_job_killed_mid_stream_then_restarted_loses_and_duplicates_nothing(spark, pipeline_env):
     """All five jobs run as separate processes (as five driver pods would); each is SIGKILLed inside
     a batch after its first commit (at least one kill must leave offsets/N without commits/N), then
