@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar
 
 from k2_shared.contracts import EXCHANGES, JOB_NAMES, JOBS, raw_topic
 from k2_shared.job_config import DEFAULT_MAX_TRADE_AGE, REPLAY_MAX_TRADE_AGE, JobConfig
+
+log = logging.getLogger(__name__)
 
 #: Spark settings the operator sets itself for every job; `spec.sparkConf` may not contain them.
 #: The CRD has one sparkConf CEL rule per key, in this order (tests check the drift).
@@ -530,9 +533,14 @@ def _parse_dataclass(cls: type[T], data: Any, path: str) -> T:
     if not isinstance(data, Mapping):
         raise PipelineSpecError(path, f"must be an object, got {type(data).__name__}")
     fields = {_camel(f.name): f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise PipelineSpecError(path, f"unknown fields {unknown}")
+    # The API server prunes fields its CRD does not know, so an unknown field here means a CRD newer
+    # than this operator (a helm upgrade's CRD before the new pod, or a rollback). Refusing it would stop
+    # every pipeline; like Kubernetes' own controllers, this one reads what it knows and says what it skips.
+    if unknown := sorted(set(data) - set(fields)):
+        log.warning(
+            "ignoring fields this operator does not know (CRD newer than the operator?)",
+            extra={"path": path, "fields": unknown},
+        )
     values: dict[str, Any] = {}
     for key, fld in fields.items():
         if key not in data:

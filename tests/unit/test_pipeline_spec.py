@@ -246,7 +246,6 @@ def test_backoff_doubles_up_to_the_maximum() -> None:
         ({"kafka": {}}, "spec.kafka.bootstrapServers"),
         ({"exchanges": [{"name": "coinbase", "symbols": ["BTC-USD"]}]}, "spec.exchanges[0].name"),
         ({"exchanges": []}, "spec.exchanges"),
-        ({"replicas": 3}, "spec"),
         ({"suspend": "yes"}, "spec.suspend"),
     ],
 )
@@ -256,6 +255,18 @@ def test_invalid_specs_name_the_field(change: dict[str, Any], path: str) -> None
         PipelineSpec.from_cr_spec(spec)
     assert error.value.path == path
     assert str(error.value).startswith(f"{path}: ")
+
+
+def test_fields_of_a_newer_crd_are_ignored_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """An operator older than its CRD (helm rollback, or the upgrade's CRD before the new pod) still
+    reconciles: the fields it does not know are skipped with a warning naming them."""
+    newer = copy.deepcopy(MINIMAL_SPEC) | {"someFutureField": 3}
+    newer["restartPolicy"] = {"type": "Always", "futureGraceSeconds": 9}
+    with caplog.at_level("WARNING", logger="k2_operator.pipeline_spec"):
+        spec = PipelineSpec.from_cr_spec(newer)
+    assert spec == PipelineSpec.from_cr_spec(MINIMAL_SPEC | {"restartPolicy": {"type": "Always"}})
+    skipped = {(r.__dict__["path"], tuple(r.__dict__["fields"])) for r in caplog.records}
+    assert skipped == {("spec", ("someFutureField",)), ("spec.restartPolicy", ("futureGraceSeconds",))}
 
 
 def test_the_model_is_frozen() -> None:
