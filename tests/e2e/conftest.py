@@ -24,6 +24,9 @@ NAMESPACE = "k2"
 IMAGES = ("streaming", "operator", "kafka", "schema-registry")
 KAFKA_BOOTSTRAP = f"kafka.{NAMESPACE}.svc.cluster.local:9092"
 REGISTRY_URL = f"http://schema-registry.{NAMESPACE}.svc.cluster.local:8080/apis/ccompat/v7"
+CHART = REPO / "charts" / "k2"
+RELEASE = "k2"
+OPERATOR_NAMESPACE = "k2-system"
 
 
 def timed(timings: dict[str, float], what: str, since: float) -> float:
@@ -131,3 +134,23 @@ def data_services(e2e_cluster: E2ECluster, k2_images: K2Images) -> DataServices:
     e2e_cluster.kubectl("exec", "-n", NAMESPACE, "deploy/kafka", "--", "sh", "-c", create, timeout=300)
     timed(e2e_cluster.timings, "raw topics created", t)
     return DataServices(e2e_cluster, k2_images, e2e_cluster.timings)
+
+
+@pytest.fixture(scope="session")
+def helm() -> str:
+    """The helm binary hack/build-helm.sh built (cached)."""
+    script = REPO / "hack" / "build-helm.sh"
+    if not script.exists() or not (CHART / "Chart.yaml").exists():
+        pytest.skip("needs charts/k2 and hack/build-helm.sh")
+    out = subprocess.run([str(script)], check=True, stdout=subprocess.PIPE, text=True).stdout
+    return str(Path(out.strip().splitlines()[-1]) / "helm")
+
+
+def operator_image_values(ref: str) -> list[str]:
+    """`helm --set` arguments that point the chart at the operator image loaded into the node."""
+    repository, tag = ref.split(":")
+    registry, repository = repository.split("/", 1)
+    return [
+        "--set", f"image.registry={registry}", "--set", f"image.repository={repository}",
+        "--set", f"image.tag={tag}", "--set", "image.pullPolicy=Never",
+    ]  # fmt: skip

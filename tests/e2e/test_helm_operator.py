@@ -5,38 +5,27 @@ removes it while the CRD (and every StreamingPipeline) stays."""
 from __future__ import annotations
 
 import json
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import REPO, timed, wait_until
+from tests.e2e.conftest import (
+    CHART,
+    OPERATOR_NAMESPACE,
+    RELEASE,
+    operator_image_values,
+    timed,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-CHART = REPO / "charts" / "k2"
-RELEASE = "k2"
-OPERATOR_NAMESPACE = "k2-system"
-
-
-@pytest.fixture(scope="module")
-def helm() -> str:
-    script = REPO / "hack" / "build-helm.sh"
-    if not script.exists() or not (CHART / "Chart.yaml").exists():
-        pytest.skip("needs charts/k2 and hack/build-helm.sh")
-    out = subprocess.run([str(script)], check=True, stdout=subprocess.PIPE, text=True).stdout
-    return str(Path(out.strip().splitlines()[-1]) / "helm")
-
 
 def test_helm_install_runs_the_operator_and_uninstall_keeps_the_crd(e2e_cluster, k2_images, helm):
-    repository, tag = k2_images.refs["operator"].split(":")
-    registry, repository = repository.split("/", 1)
     t = time.monotonic()
     e2e_cluster.run(
         [helm, "install", RELEASE, str(CHART), "-n", OPERATOR_NAMESPACE, "--create-namespace",
-         "--set", f"image.registry={registry}", "--set", f"image.repository={repository}",
-         "--set", f"image.tag={tag}", "--set", "image.pullPolicy=Never", "--wait", "--timeout=5m"],
+         *operator_image_values(k2_images.refs["operator"]), "--wait", "--timeout=5m"],
         timeout=330,
     )  # fmt: skip
     timed(e2e_cluster.timings, "helm install (operator Ready)", t)
