@@ -89,6 +89,7 @@ def files_read(spark: SparkSession, uri: str, frame: DataFrame) -> tuple[int, in
     """Target files left after Delta's pruning and skipping with the MERGE's target-only predicates:
     (with the event-time range, with the hour's partition only)."""
     span = batch_span(frame)
+    assert span is not None
     counts = []
     for pruned in (True, False):
         target_only = merge_condition(span, prune_by_event_time=pruned).split(" AND ", 1)[1].replace("t.", "")

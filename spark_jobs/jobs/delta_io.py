@@ -83,11 +83,3 @@ def append_exactly_once(
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.save(uri)
-
-
-def latest_commit(spark: SparkSession, uri: str) -> tuple[int, dict[str, str]]:
-    """(version, operationMetrics) of a table's newest commit."""
-    row = DeltaTable.forPath(spark, uri).history(1).select("version", "operationMetrics").first()
-    if row is None:
-        raise RuntimeError(f"{uri} has no history")
-    return int(row["version"]), dict(row["operationMetrics"] or {})

@@ -31,7 +31,7 @@ from pyspark.sql.streaming import StreamingQuery
 from spark_jobs.contracts import EXCHANGES, GOLD_TABLE, silver_table
 from spark_jobs.job_config import JobConfig
 from spark_jobs.jobs.batch_stats import batch_stats, record_batch_stats
-from spark_jobs.jobs.delta_io import ensure_table, latest_commit
+from spark_jobs.jobs.delta_io import ensure_table
 from spark_jobs.jobs.silver_job import ensure_silver_tables
 from spark_jobs.jobs.step_timer import StepTimer
 from spark_jobs.jobs.stream_options import apply_trigger, delta_source_options
@@ -68,25 +68,31 @@ def _timestamp_literal(micros: int) -> str:
 @dataclass(frozen=True)
 class BatchSpan:
     """Where a batch's rows fall: its (exchange_date, exchange_hour) partitions and event-time range
-    (epoch microseconds: collected timestamps would come back in the Python process's time zone)."""
+    (epoch microseconds: collected timestamps would come back in the Python process's time zone),
+    and how many rows it has."""
 
     partitions: list[tuple[Any, Any]]
     earliest_micros: int
     latest_micros: int
+    rows: int = 0
 
 
-def batch_span(source: DataFrame) -> BatchSpan:
+def batch_span(source: DataFrame) -> BatchSpan | None:
+    """The batch's span from ONE aggregation (its row count included); None for an empty batch."""
     date_col, hour_col = GOLD_PARTITION_COLUMNS
     micros = F.unix_micros(F.col(EVENT_TIME_COLUMN))
     rows = (
         source.groupBy(date_col, hour_col)
-        .agg(F.min(micros).alias("earliest"), F.max(micros).alias("latest"))
+        .agg(F.min(micros).alias("earliest"), F.max(micros).alias("latest"), F.count(F.lit(1)).alias("n"))
         .collect()
     )
+    if not rows:
+        return None
     return BatchSpan(
         partitions=[(r[date_col], r[hour_col]) for r in rows],
         earliest_micros=min(int(r["earliest"]) for r in rows),
         latest_micros=max(int(r["latest"]) for r in rows),
+        rows=sum(int(r["n"]) for r in rows),
     )
 
 
@@ -116,13 +122,14 @@ class GoldBatchWriter:
         timer = StepTimer()
         batch = batch_df.persist()
         try:
-            arrived = batch.count()
-            if arrived == 0:
+            span = batch_span(batch)
+            if span is None:
                 return
-            timer.lap("count")
+            timer.lap("span")
+            arrived = span.rows
             # No dropDuplicates here: the stream's dropDuplicatesWithinWatermark already emits each
             # message_id at most once per batch, so the MERGE source has unique keys.
-            inserted, stats = self._merge(batch, arrived, timer)
+            inserted, stats = self._merge(batch, span, timer)
         finally:
             batch.unpersist()
         record_batch_stats(self.metrics, stats)
@@ -139,29 +146,27 @@ class GoldBatchWriter:
             },
         )
 
-    def _merge(self, source: DataFrame, source_rows: int, timer: StepTimer) -> tuple[int, dict[str, Any]]:
-        span = batch_span(source)
-        timer.lap("span")
-        before, _ = latest_commit(self.spark, self.uri)
-        timer.lap("history")
-        (
+    def _merge(self, source: DataFrame, span: BatchSpan, timer: StepTimer) -> tuple[int, dict[str, Any]]:
+        # The MERGE's own result row says how many rows it inserted (no history reads before and
+        # after it: those were two Spark jobs per batch, and auto compaction may commit in between).
+        result = (
             DeltaTable.forPath(self.spark, self.uri)
             .alias("t")
             .merge(source.alias("s"), merge_condition(span, prune_by_event_time=self.prune_by_event_time))
             .whenNotMatchedInsertAll()
             .execute()
+            .first()
         )
         committed = time.time()
         timer.lap("merge_commit")
-        version, operation_metrics = latest_commit(self.spark, self.uri)
-        timer.lap("history")
-        inserted = int(operation_metrics.get("numTargetRowsInserted", 0)) if version > before else 0
+        inserted = int(result["num_inserted_rows"]) if result is not None else 0
         if inserted == 0:
             return 0, {}
-        if inserted == source_rows:  # the usual case: every row was new, so the source is the change
+        if inserted == span.rows:  # the usual case: every row was new, so the source is the change
             stats = batch_stats(source, committed)
             timer.lap("stats")
             return inserted, stats
+        version = newest_merge_version(self.spark, self.uri)
         changes = (
             self.spark.read.format("delta")
             .option("readChangeFeed", "true")
@@ -173,6 +178,20 @@ class GoldBatchWriter:
         stats = batch_stats(changes, committed)
         timer.lap("stats")
         return inserted, stats
+
+
+#: Newest Gold commits searched for the MERGE a batch just made (auto compaction may follow it).
+MERGE_HISTORY_DEPTH = 10
+
+
+def newest_merge_version(spark: SparkSession, uri: str) -> int:
+    """The version of Gold's newest MERGE commit: only Gold's writer merges into Gold, and it is one
+    thread, so right after its MERGE that commit is the one it made."""
+    history = DeltaTable.forPath(spark, uri).history(MERGE_HISTORY_DEPTH)
+    row = history.where("operation = 'MERGE'").select("version").orderBy(F.desc("version")).first()
+    if row is None:
+        raise RuntimeError(f"{uri}: no MERGE among its newest {MERGE_HISTORY_DEPTH} commits")
+    return int(row["version"])
 
 
 SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions"

@@ -41,7 +41,7 @@ from spark_jobs.jobs.table_schemas import (
 )
 from spark_jobs.logging_setup import job_logger
 from spark_jobs.metrics import JobMetrics
-from spark_jobs.transforms.silver import classify_bronze, schema_ids_in, split_classified
+from spark_jobs.transforms.silver import classify_bronze, rows_and_schema_ids, split_classified
 
 #: Added to the Bronze stream: current_timestamp() in a streaming plan is the micro-batch's timestamp
 #: from the offset log, so a re-run of a batch sees the same value.
@@ -74,12 +74,13 @@ class SilverBatchWriter:
         timer = StepTimer()
         bronze = batch_df.persist()
         try:
-            if bronze.isEmpty():
+            rows, present_ids = rows_and_schema_ids(bronze)
+            if rows == 0:
                 self._previous_batch_id = batch_id
                 return
             timer.lap("read")
             app_id = self.latch.app_id()
-            writer_schemas = self._writer_schemas(bronze, app_id, batch_id)
+            writer_schemas = self._writer_schemas(bronze, present_ids, app_id, batch_id)
             timer.lap("schema_ids")
             # Persisted once: the decode and checks are the expensive part, and both outputs,
             # the DLQ counts and the batch statistics read them.
@@ -98,7 +99,9 @@ class SilverBatchWriter:
             bronze.unpersist()
         self._previous_batch_id = batch_id
 
-    def _writer_schemas(self, bronze: DataFrame, app_id: str, batch_id: int) -> dict[int, str]:
+    def _writer_schemas(
+        self, bronze: DataFrame, present_ids: list[int], app_id: str, batch_id: int
+    ) -> dict[int, str]:
         """The writer schemas to decode with: those the batch's first attempt used when this is a
         re-run whose Silver commit exists, else those the registry knows now."""
         if self._previous_batch_id is None or batch_id != self._previous_batch_id + 1:
@@ -114,7 +117,7 @@ class SilverBatchWriter:
                     extra={"batch_id": batch_id, "schema_ids": recorded},
                 )
                 return found
-        return self.schemas.writer_schemas(schema_ids_in(bronze))
+        return self.schemas.writer_schemas(present_ids)
 
     def _write(
         self, classified: DataFrame, app_id: str, batch_id: int, schema_ids: list[int], timer: StepTimer

@@ -86,6 +86,18 @@ def schema_ids_in(bronze_df: DataFrame) -> list[int]:
     return sorted(row.schema_id for row in ids.distinct().collect())
 
 
+def rows_and_schema_ids(bronze_df: DataFrame) -> tuple[int, list[int]]:
+    """(rows, distinct writer schema ids) of a (batch) Bronze DataFrame in ONE Spark job: a batch's
+    emptiness and the ids the runner resolves in the registry before classifying."""
+    row = bronze_df.agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.array_sort(F.collect_set(schema_id_col(F.col("value")))).alias("ids"),
+    ).first()
+    if row is None:
+        return 0, []
+    return int(row["rows"]), [int(i) for i in row["ids"] or []]
+
+
 def _bad_header_reason(value: Column) -> Column:
     return (
         F.when(value.isNull(), F.lit("value is null"))
@@ -492,6 +504,7 @@ __all__ = [
     "V2_SCHEMA",
     "classify_bronze",
     "parse_duration",
+    "rows_and_schema_ids",
     "schema_ids_in",
     "split_classified",
     "to_silver_and_dlq",
