@@ -41,13 +41,20 @@ from spark_jobs.jobs.table_schemas import (
 )
 from spark_jobs.logging_setup import job_logger
 from spark_jobs.metrics import JobMetrics
-from spark_jobs.transforms.silver import classify_bronze, rows_and_schema_ids, split_classified
+from spark_jobs.transforms.silver import (
+    Classification,
+    classification,
+    rows_and_schema_ids,
+    split_classified,
+)
 
 #: Added to the Bronze stream: current_timestamp() in a streaming plan is the micro-batch's timestamp
 #: from the offset log, so a re-run of a batch sees the same value.
 BATCH_TIMESTAMP_COLUMN: Final = "_batch_timestamp"
 #: Newest Silver commits searched for a re-run batch's own commit (table maintenance may add a few).
 RERUN_HISTORY_DEPTH: Final = 20
+#: Sets of writer schemas whose Silver expressions a job keeps (a batch uses the ids it holds).
+MAX_CACHED_CLASSIFICATIONS: Final = 16
 
 
 def ensure_silver_tables(spark: SparkSession, config: JobConfig, exchange: str) -> None:
@@ -69,6 +76,21 @@ class SilverBatchWriter:
         self.dlq_uri = config.table_uri(DLQ_TABLE)
         self.log = job_logger(config.job_name, "silver", self.exchange)
         self._previous_batch_id: int | None = None
+        #: The Silver transform's expressions per set of writer schemas, built once (transforms/silver.py).
+        self._classifications: dict[tuple[tuple[int, str], ...], Classification] = {}
+
+    def classification(self, writer_schemas: dict[int, str]) -> Classification:
+        key = tuple(sorted(writer_schemas.items()))
+        if key not in self._classifications:
+            if len(self._classifications) >= MAX_CACHED_CLASSIFICATIONS:
+                self._classifications.clear()
+            self._classifications[key] = classification(
+                self.exchange,
+                writer_schemas,
+                max_age=self.config.max_trade_age,
+                validated_at=F.col(BATCH_TIMESTAMP_COLUMN),
+            )
+        return self._classifications[key]
 
     def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
         timer = StepTimer()
@@ -84,13 +106,7 @@ class SilverBatchWriter:
             timer.lap("schema_ids")
             # Persisted once: the decode and checks are the expensive part, and both outputs,
             # the DLQ counts and the batch statistics read them.
-            classified = classify_bronze(
-                bronze,
-                self.exchange,
-                writer_schemas,
-                max_age=self.config.max_trade_age,
-                validated_at=F.col(BATCH_TIMESTAMP_COLUMN),
-            ).persist()
+            classified = self.classification(writer_schemas).apply(bronze).persist()
             try:
                 self._write(classified, app_id, batch_id, sorted(writer_schemas), timer)
             finally:
