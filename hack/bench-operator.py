@@ -53,6 +53,20 @@ from tests.fixtures.operator_fixtures import (  # noqa: E402
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+def apply_crd(kubectl: list[str], crd: Path) -> None:
+    """The StreamingPipeline CRD applied (taking over fields another version set) and Established."""
+    subprocess.run(
+        [*kubectl, "apply", "--server-side", "--force-conflicts", "-f", str(crd)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [*kubectl, "wait", "--for=condition=Established", "crd/streamingpipelines.k2.dev"],
+        check=True,
+        capture_output=True,
+    )
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
@@ -195,17 +209,7 @@ def measure(
     kubectl = [str(kube.bin_dir / "kubectl"), f"--kubeconfig={kube.kubeconfig}"]
     # Each operator with the CRD of its own commit: an operator refuses spec fields it does not know,
     # and a newer CRD defaults fields into every pipeline.
-    crd = (source or REPO) / "crds" / "streamingpipelines.k2.dev.yaml"
-    subprocess.run(
-        [*kubectl, "apply", "--server-side", "--force-conflicts", "-f", str(crd)],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [*kubectl, "wait", "--for=condition=Established", "crd/streamingpipelines.k2.dev"],
-        check=True,
-        capture_output=True,
-    )
+    apply_crd(kubectl, (source or REPO) / "crds" / "streamingpipelines.k2.dev.yaml")
     helm = new_helm(work / f"helm-{label}")
     if helm_chart is None:
         rbac = operator_rbac_objects(helm, OPERATOR_NAMESPACE)
@@ -316,16 +320,7 @@ def main() -> int:
     print(f"control plane up in {cluster.startup_seconds:.1f} s", file=sys.stderr)
     try:
         kubectl = [str(cluster.bin_dir / "kubectl"), f"--kubeconfig={cluster.kubeconfig}"]
-        subprocess.run(
-            [*kubectl, "apply", "--server-side", "-f", str(REPO / "crds" / "streamingpipelines.k2.dev.yaml")],
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(
-            [*kubectl, "wait", "--for=condition=Established", "crd/streamingpipelines.k2.dev"],
-            check=True,
-            capture_output=True,
-        )
+        apply_crd(kubectl, REPO / "crds" / "streamingpipelines.k2.dev.yaml")
         subprocess.run([*kubectl, "create", "namespace", OPERATOR_NAMESPACE], check=True, capture_output=True)
         api_client = config.new_client_from_config(config_file=str(cluster.kubeconfig))
         from tests.fixtures.kube_fixtures import KubeCluster
