@@ -59,6 +59,7 @@ from tests.e2e.replay_expectation import (
     expected_from_sample,
     gold_values,
 )
+from tests.fixtures.processes import stop_process
 
 #: The first step also pays for the session's setup (node, images, Kafka) and the module's (chart,
 #: pipeline start): more than the project's default per-test timeout.
@@ -554,12 +555,7 @@ def prometheus(story: Story, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         wait_until("Prometheus ready", server.ready, timeout=60, interval=1)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop_process(process)
         if process.returncode not in (0, -15):
             print((work / "prometheus.log").read_text()[-3000:])
 

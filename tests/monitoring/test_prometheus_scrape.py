@@ -32,6 +32,7 @@ from monitoring.scrape_config import LocalPod, scrape_configs
 from spark_jobs.local_infra.ports import free_port
 from spark_jobs.metrics import SPARK_METRIC_NAMES
 from tests.fixtures.pipeline_fixtures import PipelineEnv, live_trades, now_factory, run_available_now
+from tests.fixtures.processes import stop_process
 
 pytestmark = [pytest.mark.monitoring, pytest.mark.slow]
 
@@ -142,12 +143,7 @@ def prometheus(prometheus_bin: Path, silver_driver: LocalPod, tmp_path: Path) ->
         wait_until("Prometheus ready", lambda: _ready(server.url), timeout=30, every=0.5)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc)
 
 
 def _ready(url: str) -> bool:
