@@ -60,12 +60,16 @@ def stamp(obj: dict[str, Any], digest: str, *, rendered: bool = False) -> dict[s
     return stamped
 
 
-def render_hash_of(obj: dict[str, Any] | None) -> str | None:
+def _annotation(obj: dict[str, Any] | None, key: str) -> str | None:
     if obj is None:
         return None
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    value = annotations.get(ANNOTATION_RENDER_HASH)
+    value = ((obj.get("metadata") or {}).get("annotations") or {}).get(key)
     return str(value) if value is not None else None
+
+
+def render_hash_of(obj: dict[str, Any] | None) -> str | None:
+    """The render-hash annotation of an object read from the API (None if absent or no object)."""
+    return _annotation(obj, ANNOTATION_RENDER_HASH)
 
 
 def same_child(existing: dict[str, Any] | None, desired: dict[str, Any]) -> bool:
@@ -79,11 +83,7 @@ def same_child(existing: dict[str, Any] | None, desired: dict[str, Any]) -> bool
 
 def hash_of(obj: dict[str, Any] | None) -> str | None:
     """The spec-hash annotation of an object read from the API (None if absent or no object)."""
-    if obj is None:
-        return None
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    value = annotations.get(ANNOTATION_SPEC_HASH)
-    return str(value) if value is not None else None
+    return _annotation(obj, ANNOTATION_SPEC_HASH)
 
 
 def _without_hash(obj: dict[str, Any]) -> dict[str, Any]:
