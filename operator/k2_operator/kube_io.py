@@ -1,11 +1,18 @@
 """The operator's calls to the API server, and nothing else: read children, create/replace/delete them,
 patch the pipeline's status. Every read goes to the API server (no cache), so a decision never rests on
-a stale view of what exists; creates are idempotent (fixed names, 409 means it is there already)."""
+a stale view of what exists; creates are idempotent (fixed names, 409 means it is there already).
+
+Reads are decoded as plain JSON (``_preload_content=False``, then json.loads), never into the client's
+generated model classes: building those objects (validated on every field) cost several times the
+JSON decoding, and the periodic resync reads every pipeline's children. Everything read here is a dict
+in the API's own (camelCase) shape."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from kubernetes import client, config
@@ -47,8 +54,10 @@ class KubeApi:
 
     def get_pipeline(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            body: dict[str, Any] = self.custom.get_namespaced_custom_object(
-                n.GROUP, n.VERSION, namespace, n.PLURAL, name
+            body: dict[str, Any] = _json(
+                self.custom.get_namespaced_custom_object(
+                    n.GROUP, n.VERSION, namespace, n.PLURAL, name, _preload_content=False
+                )
             )
         except ApiException as error:
             if error.status == NOT_FOUND:
@@ -68,15 +77,14 @@ class KubeApi:
     ) -> dict[str, ObservedDriver]:
         """The pipeline's driver pods by job; with ``owner``, pods another pipeline of the same name
         (deleted, then re-created) left behind are adopted first."""
-        pods = self.core.list_namespaced_pod(namespace, label_selector=n.driver_selector(pipeline)).items
+        pods = self._list(self.core.list_namespaced_pod, namespace, n.driver_selector(pipeline))
         if owner is not None:
             for pod in pods:
-                if not pod.metadata.deletion_timestamp and owner["uid"] not in {
-                    ref.uid for ref in pod.metadata.owner_references or []
-                }:
-                    meta = {"name": pod.metadata.name, "namespace": namespace}
-                    self.adopt({"kind": "Pod", "metadata": meta}, owner)
-        return {pod.metadata.labels[n.LABEL_JOB]: observed_driver(pod) for pod in pods}
+                meta = pod["metadata"]
+                if not meta.get("deletionTimestamp") and not owned_by(pod, owner["uid"]):
+                    child = {"name": meta["name"], "namespace": namespace}
+                    self.adopt({"kind": "Pod", "metadata": child}, owner)
+        return {pod["metadata"]["labels"][n.LABEL_JOB]: observed_driver(pod) for pod in pods}
 
     def executors(
         self, namespace: str, pipeline: str, planned: dict[str, int], drivers: dict[str, ObservedDriver]
@@ -84,67 +92,59 @@ class KubeApi:
         """Per job, its Ready executor pods against the plan, and why one is not up. Only executors
         owned by the job's current driver pod count (Spark makes the driver their owner; a replaced
         driver's executors linger until the garbage collector removes them)."""
-        pods = self.core.list_namespaced_pod(namespace, label_selector=n.executor_selector(pipeline)).items
+        pods = self._list(self.core.list_namespaced_pod, namespace, n.executor_selector(pipeline))
         ready: dict[str, int] = dict.fromkeys(planned, 0)
         why: dict[str, str] = {}
         for pod in pods:
-            job = (pod.metadata.labels or {}).get(n.LABEL_JOB)
-            if job not in ready or pod.metadata.deletion_timestamp is not None:
+            meta, status = pod["metadata"], pod.get("status")
+            job = (meta.get("labels") or {}).get(n.LABEL_JOB)
+            if job not in ready or meta.get("deletionTimestamp") is not None:
                 continue
             driver = drivers.get(job)
-            owners = {ref.uid for ref in pod.metadata.owner_references or []}
-            if driver is None or driver.uid not in owners:
+            if driver is None or not owned_by(pod, driver.uid):
                 continue
-            if pod_ready(pod.status):
+            if pod_ready(status):
                 ready[job] += 1
             elif job not in why:
-                reason, message = waiting_reason(pod.status)
-                state = reason or (pod.status.phase if pod.status else "") or "Pending"
-                why[job] = f"executor {pod.metadata.name} {state}" + (f": {message}" if message else "")
+                reason, message = waiting_reason(status)
+                state = reason or (status or {}).get("phase") or "Pending"
+                why[job] = f"executor {meta['name']} {state}" + (f": {message}" if message else "")
         return {job: Executors(ready[job], count, why.get(job, "")) for job, count in planned.items()}
 
     def node_state(self, name: str) -> str:
         """Ready | NotReady | Gone (no such Node) | "" (not allowed to read nodes: namespaced mode)."""
         try:
-            node = self.core.read_node(name)
+            node = _json(self.core.read_node(name, _preload_content=False))
         except ApiException as error:
             if error.status == NOT_FOUND:
                 return "Gone"
             if error.status == FORBIDDEN:
                 return ""
             raise
-        for condition in (node.status.conditions if node.status else None) or []:
-            if condition.type == "Ready":
-                return "Ready" if condition.status == "True" else "NotReady"
+        for condition in (node.get("status") or {}).get("conditions") or []:
+            if condition.get("type") == "Ready":
+                return "Ready" if condition.get("status") == "True" else "NotReady"
         return "NotReady"
 
     def config_maps(self, namespace: str, pipeline: str) -> dict[str, dict[str, Any]]:
-        items = self.core.list_namespaced_config_map(
-            namespace, label_selector=n.children_selector(pipeline)
-        ).items
+        items = self._list(self.core.list_namespaced_config_map, namespace, n.children_selector(pipeline))
         return self._by_job(items, "ConfigMap")
 
     def services(self, namespace: str, pipeline: str) -> dict[str, dict[str, Any]]:
-        items = self.core.list_namespaced_service(
-            namespace, label_selector=n.children_selector(pipeline)
-        ).items
+        items = self._list(self.core.list_namespaced_service, namespace, n.children_selector(pipeline))
         return self._by_job(items, "Service")
 
     def quality_deployment(self, namespace: str, pipeline: str) -> dict[str, Any] | None:
-        items = self.apps.list_namespaced_deployment(
-            namespace, label_selector=n.quality_selector(pipeline)
-        ).items
-        objects = [{**self.api_client.sanitize_for_serialization(i), "kind": "Deployment"} for i in items]
-        return objects[0] if objects else None
+        items = self._list(self.apps.list_namespaced_deployment, namespace, n.quality_selector(pipeline))
+        return {**items[0], "kind": "Deployment"} if items else None
 
     def config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            item = self.core.read_namespaced_config_map(name, namespace)
+            return _json(self.core.read_namespaced_config_map(name, namespace, _preload_content=False))
         except ApiException as error:
-            if error.status == 404:
+            if error.status == NOT_FOUND:
                 return None
             raise
-        return dict(self.api_client.sanitize_for_serialization(item))
 
     def ensure_config_map(self, config_map: dict[str, Any]) -> None:
         """Create it unless it exists; never overwrite (its data belongs to whoever writes it)."""
@@ -153,24 +153,18 @@ class KubeApi:
 
     def feed_deployments(self, namespace: str, pipeline: str) -> dict[str, dict[str, Any]]:
         """exchange -> its feed Deployment."""
-        items = self.apps.list_namespaced_deployment(
-            namespace, label_selector=n.feed_selector(pipeline)
-        ).items
-        objects = (
-            {**self.api_client.sanitize_for_serialization(item), "kind": "Deployment"} for item in items
-        )
+        items = self._list(self.apps.list_namespaced_deployment, namespace, n.feed_selector(pipeline))
         return {
-            obj["metadata"]["labels"][n.LABEL_EXCHANGE]: obj
-            for obj in objects
+            obj["metadata"]["labels"][n.LABEL_EXCHANGE]: {**obj, "kind": "Deployment"}
+            for obj in items
             if n.LABEL_EXCHANGE in obj["metadata"]["labels"]
         }
 
     def disruption_budgets(self, namespace: str, pipeline: str) -> dict[str, dict[str, Any]]:
-        """job -> the PodDisruptionBudget of its driver (read as plain JSON: no client models)."""
-        response = self.policy.list_namespaced_pod_disruption_budget(
-            namespace, label_selector=n.children_selector(pipeline), _preload_content=False
+        """job -> the PodDisruptionBudget of its driver."""
+        items = self._list(
+            self.policy.list_namespaced_pod_disruption_budget, namespace, n.children_selector(pipeline)
         )
-        items = json.loads(response.data)["items"]
         return {
             item["metadata"]["labels"][n.LABEL_JOB]: {**item, "kind": "PodDisruptionBudget"}
             for item in items
@@ -185,12 +179,20 @@ class KubeApi:
             )
         )
 
-    def _by_job(self, items: list[Any], kind: str) -> dict[str, dict[str, Any]]:
+    @staticmethod
+    def _list(list_call: Any, namespace: str, selector: str) -> list[dict[str, Any]]:
+        """The items of a namespaced list by label selector, as plain JSON."""
+        items: list[dict[str, Any]] = (
+            _json(list_call(namespace, label_selector=selector, _preload_content=False)).get("items") or []
+        )
+        return items
+
+    @staticmethod
+    def _by_job(items: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
         # Items of a list carry no kind; delete_child needs it.
-        objects = ({**self.api_client.sanitize_for_serialization(item), "kind": kind} for item in items)
         return {
-            obj["metadata"]["labels"][n.LABEL_JOB]: obj
-            for obj in objects
+            obj["metadata"]["labels"][n.LABEL_JOB]: {**obj, "kind": kind}
+            for obj in items
             if n.LABEL_JOB in obj["metadata"]["labels"]
         }
 
@@ -233,9 +235,7 @@ class KubeApi:
         if existing is None:
             if self._create(lambda: self.core.create_namespaced_config_map(namespace, desired)):
                 return True
-            existing = self.api_client.sanitize_for_serialization(
-                self.core.read_namespaced_config_map(name, namespace)
-            )
+            existing = _json(self.core.read_namespaced_config_map(name, namespace, _preload_content=False))
         body = _with_resource_version(desired, existing)
         self.core.replace_namespaced_config_map(name, namespace, body)
         return True
@@ -247,9 +247,7 @@ class KubeApi:
         if existing is None:
             if self._create(lambda: self.core.create_namespaced_service(namespace, desired)):
                 return True
-            existing = self.api_client.sanitize_for_serialization(
-                self.core.read_namespaced_service(name, namespace)
-            )
+            existing = _json(self.core.read_namespaced_service(name, namespace, _preload_content=False))
         body = _with_resource_version(desired, existing)
         body["spec"]["clusterIP"] = existing["spec"].get("clusterIP")  # immutable
         self.core.replace_namespaced_service(name, namespace, body)
@@ -263,9 +261,7 @@ class KubeApi:
         if existing is None:
             if self._create(lambda: self.apps.create_namespaced_deployment(namespace, desired)):
                 return True
-            existing = self.api_client.sanitize_for_serialization(
-                self.apps.read_namespaced_deployment(name, namespace)
-            )
+            existing = _json(self.apps.read_namespaced_deployment(name, namespace, _preload_content=False))
         self.apps.replace_namespaced_deployment(name, namespace, _with_resource_version(desired, existing))
         return True
 
@@ -283,7 +279,7 @@ class KubeApi:
         create, read, patch, delete = self._ops(kind)
         if self._create(lambda: create(namespace, want)):
             return True
-        current = json.loads(read(name, namespace, _preload_content=False).data)
+        current = _json(read(name, namespace, _preload_content=False))
         if current["metadata"].get("deletionTimestamp"):
             return False
         if kind == "RoleBinding" and current.get("roleRef") != want["roleRef"]:
@@ -397,24 +393,38 @@ def owned_by(obj: dict[str, Any], uid: str) -> bool:
     return any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences") or [])
 
 
-def observed_driver(pod: Any) -> ObservedDriver:
-    meta, status = pod.metadata, pod.status
-    annotations = meta.annotations or {}
+def _json(response: Any) -> Any:
+    """The body of a response read with ``_preload_content=False``, decoded."""
+    return json.loads(response.data)
+
+
+def _timestamp(text: str) -> float:
+    """Epoch seconds of an API timestamp (RFC 3339: ``2026-01-02T03:04:05Z``, fractions allowed)."""
+    try:
+        return from_rfc3339(text)
+    except ValueError:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def observed_driver(pod: Mapping[str, Any]) -> ObservedDriver:
+    meta, status, spec = pod["metadata"], pod.get("status"), pod.get("spec") or {}
+    annotations = meta.get("annotations") or {}
     waiting, message = waiting_reason(status)
+    deletion = meta.get("deletionTimestamp")
     return ObservedDriver(
-        name=meta.name,
-        uid=meta.uid or "",
-        phase=(status.phase if status else None) or "Pending",
+        name=meta["name"],
+        uid=meta.get("uid") or "",
+        phase=(status or {}).get("phase") or "Pending",
         spec_hash=annotations.get(n.ANNOTATION_SPEC_HASH),
-        created_at=meta.creation_timestamp.timestamp(),
-        terminating=meta.deletion_timestamp is not None,
+        created_at=_timestamp(meta["creationTimestamp"]),
+        terminating=deletion is not None,
         reason=failure_reason(status),
         failure=failure_class(status),
         ready=pod_ready(status),
         waiting_reason=waiting,
         waiting_message=message,
-        node_name=(pod.spec.node_name if pod.spec else None) or "",
-        deletion_deadline=meta.deletion_timestamp.timestamp() if meta.deletion_timestamp else None,
+        node_name=spec.get("nodeName") or "",
+        deletion_deadline=_timestamp(deletion) if deletion else None,
         last_progress=_time_or_none(annotations.get(n.ANNOTATION_LAST_PROGRESS)),
         reports_progress=n.ANNOTATION_PROGRESS_INTERVAL in annotations,
     )
@@ -429,53 +439,63 @@ def _time_or_none(text: str | None) -> float | None:
         return None  # whatever else was written there is no progress report
 
 
-def pod_ready(status: Any) -> bool:
+def _container_states(status: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The ``state`` of each container of a pod's status ({} where a container has none)."""
+    return [container.get("state") or {} for container in status.get("containerStatuses") or []]
+
+
+def pod_ready(status: Mapping[str, Any] | None) -> bool:
     """The pod's Ready condition (its containers' readiness probes pass)."""
-    for condition in (status.conditions if status else None) or []:
-        if condition.type == "Ready":
-            return bool(condition.status == "True")
+    for condition in (status or {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return bool(condition.get("status") == "True")
     return False
 
 
-def waiting_reason(status: Any) -> tuple[str, str]:
+def waiting_reason(status: Mapping[str, Any] | None) -> tuple[str, str]:
     """Why a pod is not running yet: a container's waiting reason (ImagePullBackOff,
     CreateContainerConfigError, ...) or the scheduler's (Unschedulable), with its message."""
     if status is None:
         return "", ""
-    for container in status.container_statuses or []:
-        waiting = container.state.waiting if container.state else None
-        if waiting is not None and waiting.reason and waiting.reason != "ContainerCreating":
-            return str(waiting.reason), str(waiting.message or "")
-    if status.phase not in (None, "Pending"):
+    for state in _container_states(status):
+        waiting = state.get("waiting") or {}
+        reason = waiting.get("reason")
+        if reason and reason != "ContainerCreating":
+            return str(reason), str(waiting.get("message") or "")
+    if status.get("phase") not in (None, "Pending"):
         return "", ""  # a running pod was scheduled, whatever an old condition says
-    for condition in status.conditions or []:
-        if condition.type == "PodScheduled" and condition.status == "False" and condition.reason:
-            return str(condition.reason), str(condition.message or "")
+    for condition in status.get("conditions") or []:
+        if (
+            condition.get("type") == "PodScheduled"
+            and condition.get("status") == "False"
+            and condition.get("reason")
+        ):
+            return str(condition["reason"]), str(condition.get("message") or "")
     return "", ""
 
 
-def failure_class(status: Any) -> str:
+def failure_class(status: Mapping[str, Any] | None) -> str:
     """A terminated driver's failure as one of contracts.DRIVER_FAILURE_REASONS: the reason the job
     wrote to its termination message, else OOMKilled, else a plain error ("" while none terminated)."""
     if status is None:
         return ""
-    for container in status.container_statuses or []:
-        terminated = container.state.terminated if container.state else None
-        if terminated is None or not terminated.exit_code:
+    for state in _container_states(status):
+        terminated = state.get("terminated")
+        if terminated is None or not terminated.get("exitCode"):
             continue
-        first_line = (terminated.message or "").strip().split("\n", 1)[0].strip()
+        first_line = (terminated.get("message") or "").strip().split("\n", 1)[0].strip()
         if first_line in (TERMINATION_CHECKPOINT_WRITE_FAILED, TERMINATION_BATCH_FAILED):
             return first_line
-        return "oom_killed" if terminated.reason == "OOMKilled" else "error"
+        return "oom_killed" if terminated.get("reason") == "OOMKilled" else "error"
     return ""
 
 
-def failure_reason(status: Any) -> str:
+def failure_reason(status: Mapping[str, Any] | None) -> str:
     """The most specific reason a pod gives: a terminated container's reason and exit code, else the pod's."""
     if status is None:
         return ""
-    for container in status.container_statuses or []:
-        terminated = container.state.terminated if container.state else None
+    for state in _container_states(status):
+        terminated = state.get("terminated")
         if terminated is not None:
-            return f"{terminated.reason or 'Terminated'} (exit code {terminated.exit_code})"
-    return " ".join(part for part in (status.reason, status.message) if part)
+            return f"{terminated.get('reason') or 'Terminated'} (exit code {terminated.get('exitCode')})"
+    return " ".join(part for part in (status.get("reason"), status.get("message")) if part)

@@ -236,15 +236,15 @@ def test_next_deadline_is_when_a_time_driven_transition_falls_due() -> None:
 
 
 def test_a_failed_driver_is_classified_by_its_termination_message_then_its_pod():
-    from types import SimpleNamespace
-
     from k2_operator.kube_io import failure_class
 
     def status(exit_code, reason="Error", message=None):
-        terminated = SimpleNamespace(exit_code=exit_code, reason=reason, message=message)
-        return SimpleNamespace(
-            container_statuses=[SimpleNamespace(state=SimpleNamespace(terminated=terminated))]
-        )
+        """A pod's status as the API server sends it (plain JSON)."""
+        terminated = {"exitCode": exit_code, "reason": reason, **({"message": message} if message else {})}
+        return {
+            "phase": "Failed",
+            "containerStatuses": [{"name": "driver", "state": {"terminated": terminated}}],
+        }
 
     assert (
         failure_class(status(1, message="checkpoint_write_failed\nIOException")) == "checkpoint_write_failed"
