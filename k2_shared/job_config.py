@@ -30,6 +30,16 @@ REPLAY_MAX_TRADE_AGE = "36500 days"
 MIN_VACUUM_RETENTION_HOURS = 168
 
 
+#: libyaml's emitter where PyYAML was built with it (its wheels are): the same text as the pure-Python
+#: SafeDumper, about five times faster; the operator renders every job's ConfigMap on each reconciliation.
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def dump_yaml(data: Any) -> str:
+    """``yaml.safe_dump(data, sort_keys=True)``, with libyaml when available."""
+    return str(yaml.dump(data, Dumper=_DUMPER, sort_keys=True))
+
+
 @dataclass(frozen=True)
 class JobConfig:
     """Everything one of the five jobs needs. Table and checkpoint locations are URIs (a local
@@ -111,7 +121,7 @@ class JobConfig:
         return dataclasses.replace(self, **changes) if changes else self
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(dataclasses.asdict(self), sort_keys=True)
+        return dump_yaml(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobConfig:

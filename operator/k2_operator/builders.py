@@ -9,12 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from k2_operator import naming as n
 from k2_operator.pipeline_spec import PodTemplateSpec, VolumeSpec
 from k2_operator.planner import JobPlan
-from k2_shared.job_config import JobConfig
+from k2_shared.job_config import JobConfig, dump_yaml
 from k2_shared.jvm_options import with_jvm_options
 
 IN_CLUSTER_MASTER = "k8s://https://kubernetes.default.svc"
@@ -390,7 +388,7 @@ def build_config_map(inputs: JobInputs) -> dict[str, Any]:
         "metadata": metadata(inputs, name, n.COMPONENT_CONFIG),
         "data": {
             n.JOB_CONFIG_KEY: inputs.job_config.to_yaml(),
-            n.EXECUTOR_TEMPLATE_KEY: yaml.safe_dump(build_executor_pod_template(inputs), sort_keys=True),
+            n.EXECUTOR_TEMPLATE_KEY: dump_yaml(build_executor_pod_template(inputs)),
             n.DRIVER_MAIN_KEY: DRIVER_MAIN,
         },
     }

@@ -3,15 +3,18 @@ rendering itself; the render hash covers what was rendered."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import pytest
+import yaml
 from k2_operator import builders, spec_hash
 from k2_operator.builders import build_config_map, build_driver_pod, build_driver_service
-from k2_operator.naming import ANNOTATION_RENDER_HASH, ANNOTATION_SPEC_HASH
+from k2_operator.naming import ANNOTATION_RENDER_HASH, ANNOTATION_SPEC_HASH, JOB_CONFIG_KEY
 from k2_operator.planner import plan_pipeline
 from k2_operator.spec_hash import hash_of, inputs_hash, render_hash, same_child, stamp
 
+from k2_shared.job_config import dump_yaml
 from tests.unit.operator.conftest import make_inputs
 
 pytestmark = pytest.mark.unit
@@ -90,3 +93,30 @@ def test_the_stamped_annotations_do_not_feed_back_into_the_render_hash() -> None
     assert "annotations" not in service["metadata"]
     assert hash_of(None) is None
     assert hash_of(service) is None
+
+
+def test_stamping_leaves_the_rendered_object_as_it_was() -> None:
+    """stamp copies only the metadata it annotates: the builder's object, with annotations of its own,
+    is unchanged, and so is its render hash."""
+    pod = build_driver_pod(make_inputs())
+    pod["metadata"]["annotations"] = {"user": "kept"}
+    before = copy.deepcopy(pod)
+    stamped = stamp(pod, "abc", rendered=True)
+    assert pod == before
+    assert stamped["metadata"]["annotations"]["user"] == "kept"
+    assert render_hash(stamped) == render_hash(pod)
+    assert render_hash(stamp(stamped, "other", rendered=True)) == render_hash(pod)
+    assert pod == before
+
+
+def test_the_config_map_yaml_is_what_the_pure_python_dumper_writes() -> None:
+    """The faster libyaml emitter must not change the rendered text (that would rewrite every
+    ConfigMap of every pipeline on an operator upgrade)."""
+    config_map = build_config_map(make_inputs())
+    inputs = make_inputs()
+    for key, data in (
+        ("job", dataclasses.asdict(inputs.job_config)),
+        ("executor template", builders.build_executor_pod_template(inputs)),
+    ):
+        assert dump_yaml(data) == yaml.safe_dump(data, sort_keys=True), key
+    assert yaml.safe_load(config_map["data"][JOB_CONFIG_KEY]) == dataclasses.asdict(inputs.job_config)
