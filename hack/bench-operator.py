@@ -110,11 +110,17 @@ class DriverPodClock:
                 jobs.add(pod.metadata.labels[n.LABEL_JOB])
                 if len(jobs) == 5 and pipeline not in self.complete_at:
                     self.complete_at[pipeline] = time.monotonic()
-            # Play the kubelet (none runs here), once the clock was read: a Running driver is the
-            # steady state the idle figures are about; left Pending, every driver would hit its start
-            # timeout during the run.
+            # Play the kubelet (none runs here), once the clock was read: a Running and Ready driver
+            # is the steady state the idle figures are about. Left Pending, or Running but not Ready
+            # (as up to d447686), every driver hits its start timeout (300 s) and is restarted, so the
+            # "idle" window of a long run was full of restarts.
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            conditions = [
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+                {"type": "Ready", "status": "True", "lastTransitionTime": now},
+            ]
             self.core.patch_namespaced_pod_status(
-                pod.metadata.name, self.namespace, {"status": {"phase": "Running"}}
+                pod.metadata.name, self.namespace, {"status": {"phase": "Running", "conditions": conditions}}
             )
 
     def done(self, pipeline: str) -> float | None:
