@@ -72,12 +72,16 @@ class KubeApi:
 
     # --- reading children ------------------------------------------------------------------------
 
+    def job_pods(self, namespace: str, pipeline: str) -> list[dict[str, Any]]:
+        """The pipeline's driver and executor pods, in one list (see driver_pods and executors)."""
+        return self._list(self.core.list_namespaced_pod, namespace, n.job_pods_selector(pipeline))
+
     def driver_pods(
-        self, namespace: str, pipeline: str, owner: dict[str, Any] | None = None
+        self, namespace: str, job_pods: list[dict[str, Any]], owner: dict[str, Any] | None = None
     ) -> dict[str, ObservedDriver]:
-        """The pipeline's driver pods by job; with ``owner``, pods another pipeline of the same name
-        (deleted, then re-created) left behind are adopted first."""
-        pods = self._list(self.core.list_namespaced_pod, namespace, n.driver_selector(pipeline))
+        """The driver pods among ``job_pods`` by job; with ``owner``, pods another pipeline of the same
+        name (deleted, then re-created) left behind are adopted first."""
+        pods = [pod for pod in job_pods if _component(pod) == n.COMPONENT_DRIVER]
         if owner is not None:
             for pod in pods:
                 meta = pod["metadata"]
@@ -86,13 +90,14 @@ class KubeApi:
                     self.adopt({"kind": "Pod", "metadata": child}, owner)
         return {pod["metadata"]["labels"][n.LABEL_JOB]: observed_driver(pod) for pod in pods}
 
+    @staticmethod
     def executors(
-        self, namespace: str, pipeline: str, planned: dict[str, int], drivers: dict[str, ObservedDriver]
+        job_pods: list[dict[str, Any]], planned: dict[str, int], drivers: dict[str, ObservedDriver]
     ) -> dict[str, Executors]:
-        """Per job, its Ready executor pods against the plan, and why one is not up. Only executors
-        owned by the job's current driver pod count (Spark makes the driver their owner; a replaced
-        driver's executors linger until the garbage collector removes them)."""
-        pods = self._list(self.core.list_namespaced_pod, namespace, n.executor_selector(pipeline))
+        """Per job, its Ready executor pods (among ``job_pods``) against the plan, and why one is not
+        up. Only executors owned by the job's current driver pod count (Spark makes the driver their
+        owner; a replaced driver's executors linger until the garbage collector removes them)."""
+        pods = [pod for pod in job_pods if _component(pod) == n.COMPONENT_EXECUTOR]
         ready: dict[str, int] = dict.fromkeys(planned, 0)
         why: dict[str, str] = {}
         for pod in pods:
@@ -126,39 +131,22 @@ class KubeApi:
                 return "Ready" if condition.get("status") == "True" else "NotReady"
         return "NotReady"
 
-    def config_maps(self, namespace: str, pipeline: str) -> dict[str, dict[str, Any]]:
-        items = self._list(self.core.list_namespaced_config_map, namespace, n.children_selector(pipeline))
-        return self._by_job(items, "ConfigMap")
+    def config_maps(self, namespace: str, pipeline: str) -> list[dict[str, Any]]:
+        """Every ConfigMap of the pipeline: the jobs' (see by_job) and the quality report."""
+        return self._list(self.core.list_namespaced_config_map, namespace, n.children_selector(pipeline))
 
     def services(self, namespace: str, pipeline: str) -> dict[str, dict[str, Any]]:
         items = self._list(self.core.list_namespaced_service, namespace, n.children_selector(pipeline))
-        return self._by_job(items, "Service")
+        return by_job(items, "Service")
 
-    def quality_deployment(self, namespace: str, pipeline: str) -> dict[str, Any] | None:
-        items = self._list(self.apps.list_namespaced_deployment, namespace, n.quality_selector(pipeline))
-        return {**items[0], "kind": "Deployment"} if items else None
-
-    def config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            return _json(self.core.read_namespaced_config_map(name, namespace, _preload_content=False))
-        except ApiException as error:
-            if error.status == NOT_FOUND:
-                return None
-            raise
+    def deployments(self, namespace: str, pipeline: str) -> list[dict[str, Any]]:
+        """Every Deployment of the pipeline: its feeds (see feed_deployments) and its quality process."""
+        return self._list(self.apps.list_namespaced_deployment, namespace, n.children_selector(pipeline))
 
     def ensure_config_map(self, config_map: dict[str, Any]) -> None:
         """Create it unless it exists; never overwrite (its data belongs to whoever writes it)."""
         namespace = config_map["metadata"]["namespace"]
         self._create(lambda: self.core.create_namespaced_config_map(namespace, config_map))
-
-    def feed_deployments(self, namespace: str, pipeline: str) -> dict[str, dict[str, Any]]:
-        """exchange -> its feed Deployment."""
-        items = self._list(self.apps.list_namespaced_deployment, namespace, n.feed_selector(pipeline))
-        return {
-            obj["metadata"]["labels"][n.LABEL_EXCHANGE]: {**obj, "kind": "Deployment"}
-            for obj in items
-            if n.LABEL_EXCHANGE in obj["metadata"]["labels"]
-        }
 
     def disruption_budgets(self, namespace: str, pipeline: str) -> dict[str, dict[str, Any]]:
         """job -> the PodDisruptionBudget of its driver."""
@@ -186,15 +174,6 @@ class KubeApi:
             _json(list_call(namespace, label_selector=selector, _preload_content=False)).get("items") or []
         )
         return items
-
-    @staticmethod
-    def _by_job(items: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
-        # Items of a list carry no kind; delete_child needs it.
-        return {
-            obj["metadata"]["labels"][n.LABEL_JOB]: {**obj, "kind": kind}
-            for obj in items
-            if n.LABEL_JOB in obj["metadata"]["labels"]
-        }
 
     # --- writing children ------------------------------------------------------------------------
 
@@ -391,6 +370,38 @@ def _with_resource_version(desired: dict[str, Any], existing: dict[str, Any]) ->
 def owned_by(obj: dict[str, Any], uid: str) -> bool:
     """True when ``uid`` is among the object's owners."""
     return any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences") or [])
+
+
+def by_job(items: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    """job -> its object, of the listed ``items`` that belong to a job."""
+    # Items of a list carry no kind; delete_child needs it.
+    return {
+        obj["metadata"]["labels"][n.LABEL_JOB]: {**obj, "kind": kind}
+        for obj in items
+        if n.LABEL_JOB in (obj["metadata"].get("labels") or {})
+    }
+
+
+def feed_deployments(deployments: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """exchange -> its feed Deployment, of a pipeline's Deployments."""
+    return {
+        obj["metadata"]["labels"][n.LABEL_EXCHANGE]: {**obj, "kind": "Deployment"}
+        for obj in deployments
+        if _component(obj) == n.COMPONENT_FEED and n.LABEL_EXCHANGE in obj["metadata"]["labels"]
+    }
+
+
+def named(items: list[dict[str, Any]], name: str, kind: str) -> dict[str, Any] | None:
+    """The listed object called ``name`` (None when there is none)."""
+    for obj in items:
+        if obj["metadata"]["name"] == name:
+            return {**obj, "kind": kind}
+    return None
+
+
+def _component(obj: dict[str, Any]) -> str | None:
+    labels: dict[str, str] = obj["metadata"].get("labels") or {}
+    return labels.get(n.LABEL_COMPONENT)
 
 
 def _json(response: Any) -> Any:

@@ -164,5 +164,13 @@ def driver_selector(pipeline: str) -> str:
     return f"{LABEL_PIPELINE}={pipeline},{LABEL_COMPONENT}={COMPONENT_DRIVER},{LABEL_MANAGED_BY}={MANAGER}"
 
 
+def job_pods_selector(pipeline: str) -> str:
+    """Label selector of one pipeline's driver and executor pods (one list for both)."""
+    return (
+        f"{LABEL_PIPELINE}={pipeline},{LABEL_COMPONENT} in ({COMPONENT_DRIVER},{COMPONENT_EXECUTOR}),"
+        f"{LABEL_MANAGED_BY}={MANAGER}"
+    )
+
+
 def children_selector(pipeline: str) -> str:
     return f"{LABEL_PIPELINE}={pipeline},{LABEL_MANAGED_BY}={MANAGER}"

@@ -16,7 +16,7 @@ from k2_operator import naming as n
 from k2_operator.builders import PipelineRef, build_driver_disruption_budget
 from k2_operator.desired import DesiredPipeline, desired_pipeline, restart_policy
 from k2_operator.feed_deployments import feed_status
-from k2_operator.kube_io import KubeApi, owned_by
+from k2_operator.kube_io import KubeApi, by_job, feed_deployments, named, owned_by
 from k2_operator.pipeline_spec import PipelineSpec, PipelineSpecError
 from k2_operator.pipeline_status import (
     PHASE_DEGRADED,
@@ -63,6 +63,9 @@ class Observed:
     feeds: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: job -> its executors against the plan
     executors: dict[str, Executors] = field(default_factory=dict)
+    #: the quality process's Deployment and its report ConfigMap (None: not there)
+    quality: dict[str, Any] | None = None
+    report: dict[str, Any] | None = None
 
 
 @dataclass
@@ -111,27 +114,33 @@ class Reconciler:
         now = self.clock()
         planned = {job: want.inputs.plan.executor_instances for job, want in desired.jobs.items()}
         owner = ref.owner_reference()
-        pods = self._with_node_states(self.api.driver_pods(ref.namespace, ref.name, owner))
+        # One list per kind: drivers with executors, job ConfigMaps with the quality report, feed
+        # Deployments with the quality Deployment (the resync reads every pipeline every minute).
+        job_pods = self.api.job_pods(ref.namespace, ref.name)
+        pods = self._with_node_states(self.api.driver_pods(ref.namespace, job_pods, owner))
+        config_maps = self.api.config_maps(ref.namespace, ref.name)
+        deployments = self.api.deployments(ref.namespace, ref.name)
         observed = Observed(
             pods=pods,
-            config_maps=self.api.config_maps(ref.namespace, ref.name),
+            config_maps=by_job(config_maps, "ConfigMap"),
             services=self.api.services(ref.namespace, ref.name),
-            feeds=self.api.feed_deployments(ref.namespace, ref.name),
-            executors=self.api.executors(ref.namespace, ref.name, planned, pods),
+            feeds=feed_deployments(deployments),
+            executors=self.api.executors(job_pods, planned, pods),
+            quality=named(deployments, desired.quality["metadata"]["name"], "Deployment"),
+            report=named(config_maps, n.quality_report_name(ref.name), "ConfigMap"),
         )
         self._adopt(ref, observed)
         records, outcome = self._decide_and_act(desired, observed, old_status, now)
         self._sync_feeds(desired, observed)
         self._sync_disruption_budgets(desired)
-        self._sync_quality(desired)
+        self._sync_quality(desired, observed.quality)
         self._remove_unwanted(desired, observed)
         status = self._status(desired, records, meta.get("generation", 0), old_status, now)
         feeds = self._feeds_status(desired, observed, old_status)
         if feeds:  # no feeds, none before: no key (an empty map would rewrite the status every time)
             status["feeds"] = feeds
-        report = self.api.config_map(ref.namespace, n.quality_report_name(ref.name))
         status["quality"] = quality_status(
-            report, desired.quality["metadata"]["name"], desired.spec.quality.enabled
+            observed.report, desired.quality["metadata"]["name"], desired.spec.quality.enabled
         )
         outcome.phase = status["phase"]
         if status["phase"] != old_status.get("phase"):
@@ -256,11 +265,10 @@ class Reconciler:
                 if job not in desired.jobs:
                     self.api.delete_child(obj)
 
-    def _sync_quality(self, desired: DesiredPipeline) -> None:
+    def _sync_quality(self, desired: DesiredPipeline, existing: dict[str, Any] | None) -> None:
         """The quality process: its Deployment follows the spec; its identity and report ConfigMap
         are created once per pipeline (with the drivers' RBAC, see _ensure_rbac)."""
         ref = desired.ref
-        existing = self.api.quality_deployment(ref.namespace, ref.name)
         if existing is not None and not owned_by(existing, ref.uid):
             self.api.adopt(existing, ref.owner_reference())
         if self.api.sync_deployment(desired.quality, existing):
