@@ -55,7 +55,9 @@ def post(core: Any, pipeline: dict[str, Any], type_: str, reason: str, message: 
     """Post one Event; a failure is logged, never raised (an Event is a report, not state)."""
     body = event_body(pipeline, type_, reason, message)
     try:
-        core.create_namespaced_event(body["metadata"]["namespace"], body, _preload_content=False)
+        # Read (and drop) the answer: an unread raw response keeps its connection, and the next
+        # request then opens a new TLS connection (~3 ms of CPU more, measured).
+        _ = core.create_namespaced_event(body["metadata"]["namespace"], body, _preload_content=False).data
     except ApiException as error:
         log.warning(
             "event not posted",

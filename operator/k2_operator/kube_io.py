@@ -162,8 +162,8 @@ class KubeApi:
     def create_disruption_budget(self, budget: dict[str, Any]) -> bool:
         namespace = budget["metadata"]["namespace"]
         return self._create(
-            lambda: self.policy.create_namespaced_pod_disruption_budget(
-                namespace, budget, _preload_content=False
+            lambda: _json(
+                self.policy.create_namespaced_pod_disruption_budget(namespace, budget, _preload_content=False)
             )
         )
 
