@@ -3,7 +3,9 @@
 endpoint's own relabelings). Two forms: ``scrape_configs`` for targets given by hand, with
 ``static_configs`` carrying the ``__meta_kubernetes_*`` labels Kubernetes service discovery would (the
 monitoring tests scrape local jobs through it, so they see the labels a cluster's Prometheus sees), and
-``kubernetes_sd_scrape_configs`` with real pod discovery (the e2e tier scrapes the drivers on its node).
+``file_sd_scrape_configs`` reading the targets pod discovery would find from a file that
+``discovered_targets`` writes from the cluster's pods (the e2e tier scrapes the drivers on its node: Debian's
+Prometheus is built without ``kubernetes_sd_configs``).
 """
 
 from __future__ import annotations
@@ -30,13 +32,20 @@ class LocalPod:
 
 
 def _target_meta(pod: LocalPod, port_name: str) -> dict[str, str]:
+    return _pod_meta(pod.namespace, pod.name, pod.container, pod.labels, port_name)
+
+
+def _pod_meta(
+    namespace: str, name: str, container: str, labels: dict[str, str], port_name: str
+) -> dict[str, str]:
+    """The ``__meta_kubernetes_*`` labels pod discovery (role: pod) sets on one container port."""
     meta = {
-        "__meta_kubernetes_namespace": pod.namespace,
-        "__meta_kubernetes_pod_name": pod.name,
-        "__meta_kubernetes_pod_container_name": pod.container,
+        "__meta_kubernetes_namespace": namespace,
+        "__meta_kubernetes_pod_name": name,
+        "__meta_kubernetes_pod_container_name": container,
         "__meta_kubernetes_pod_container_port_name": port_name,
     }
-    for label, value in pod.labels.items():
+    for label, value in labels.items():
         meta[f"__meta_kubernetes_pod_label_{_label_name(label)}"] = value
         meta[f"__meta_kubernetes_pod_labelpresent_{_label_name(label)}"] = "true"
     return meta
@@ -64,20 +73,48 @@ def scrape_configs(
     return jobs
 
 
-def kubernetes_sd_scrape_configs(
-    monitor_name: str, monitor_namespace: str, spec: dict[str, Any], sd_config: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """The same jobs with Kubernetes pod discovery, as prometheus-operator writes them for a cluster's
-    Prometheus: ``sd_config`` says how to reach the API server (api_server, authorization, tls_config);
-    the PodMonitor's namespaceSelector picks the namespaces (any, matchNames, or its own)."""
+def selected_namespaces(spec: dict[str, Any], monitor_namespace: str) -> list[str] | None:
+    """The namespaces a PodMonitor's namespaceSelector picks: None for any, else matchNames, else its own."""
     selector = spec.get("namespaceSelector") or {}
-    discovery: dict[str, Any] = {"role": "pod", **sd_config}
-    if not selector.get("any"):
-        discovery["namespaces"] = {"names": list(selector.get("matchNames") or [monitor_namespace])}
+    if selector.get("any"):
+        return None
+    return list(selector.get("matchNames") or [monitor_namespace])
+
+
+def discovered_targets(
+    pods: list[dict[str, Any]], spec: dict[str, Any], monitor_namespace: str
+) -> list[dict[str, Any]]:
+    """What Kubernetes pod discovery finds for a PodMonitor, as file_sd target groups: one target per
+    named container port of every pod with an IP in the selected namespaces, carrying the labels
+    discovery sets (the selector itself is applied by the relabelling, as on a cluster)."""
+    namespaces = selected_namespaces(spec, monitor_namespace)
+    groups = []
+    for pod in pods:
+        meta, status = pod["metadata"], pod.get("status") or {}
+        if (namespaces is not None and meta["namespace"] not in namespaces) or not status.get("podIP"):
+            continue
+        for container in pod["spec"]["containers"]:
+            for port in container.get("ports") or []:
+                if "name" not in port:
+                    continue
+                target_meta = _pod_meta(
+                    meta["namespace"], meta["name"], container["name"], meta.get("labels") or {}, port["name"]
+                )
+                groups.append(
+                    {"targets": [f"{status['podIP']}:{port['containerPort']}"], "labels": target_meta}
+                )
+    return groups
+
+
+def file_sd_scrape_configs(
+    monitor_name: str, monitor_namespace: str, spec: dict[str, Any], targets_file: str
+) -> list[dict[str, Any]]:
+    """The PodMonitor's jobs reading their targets from ``targets_file`` (written by
+    ``discovered_targets``, re-read by Prometheus when it changes)."""
     return [
         {
             **_job(monitor_name, monitor_namespace, index, endpoint),
-            "kubernetes_sd_configs": [discovery],
+            "file_sd_configs": [{"files": [targets_file], "refresh_interval": "5s"}],
             "relabel_configs": _relabel_configs(monitor_name, monitor_namespace, spec, endpoint),
         }
         for index, endpoint in enumerate(spec["podMetricsEndpoints"])
