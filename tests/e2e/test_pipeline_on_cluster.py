@@ -69,12 +69,6 @@ pytestmark = [
     pytest.mark.e2e,
     pytest.mark.slow,
     pytest.mark.timeout(2400),
-    # Opt-in until it has passed whole on this 2-core machine: its first step (Running 5/5, pod sizes ==
-    # the planner's) passed; the later steps were cut by time on a machine shared at load 13-65.
-    pytest.mark.skipif(
-        os.environ.get("K2_E2E_PIPELINE") != "1",
-        reason="the pipeline story on the node is opt-in for now: K2_E2E_PIPELINE=1 (about 20 min here)",
-    ),
 ]
 
 PIPELINE = "e2e"
