@@ -310,7 +310,9 @@ def main() -> int:
     parser.add_argument("--idle-seconds", type=float, default=60)
     parser.add_argument("--settle-seconds", type=float, default=10)
     parser.add_argument("--resync-seconds", type=float, default=10)
-    parser.add_argument("--full-resync-seconds", type=float, default=60)
+    parser.add_argument(
+        "--full-resync-seconds", type=float, default=120, help="the operator's and the chart's default"
+    )
     parser.add_argument(
         "--baseline",
         metavar="COMMIT",

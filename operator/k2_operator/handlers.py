@@ -5,8 +5,9 @@ a time per pipeline, on a small pool of worker threads.
 Run: ``python -m k2_operator`` (or ``kopf run --standalone -A -m k2_operator.handlers``).
 Environment: K2_OPERATOR_RESYNC_SECONDS (how often the resync loop looks for due deadlines, default 10),
 K2_OPERATOR_FULL_RESYNC_SECONDS (reconcile every pipeline at least this often even when nothing is due,
-default 60), K2_OPERATOR_WORKERS (reconciliations in parallel, default 8), K2_OPERATOR_METRICS_PORT
-(8080, 0 = off), K2_OPERATOR_METRICS_ADDRESS (0.0.0.0), K2_OPERATOR_WATCH_NAMESPACES (see __main__).
+default 120: see FULL_RESYNC_SECONDS), K2_OPERATOR_WORKERS (reconciliations in parallel, default 8),
+K2_OPERATOR_METRICS_PORT (8080, 0 = off), K2_OPERATOR_METRICS_ADDRESS (0.0.0.0),
+K2_OPERATOR_WATCH_NAMESPACES (see __main__).
 
 No finalizer. kopf puts one on every object a timer or a non-optional deletion handler serves, and then
 ``kubectl delete sp`` hangs for as long as the operator is down. Nothing here needs one: children go
@@ -43,7 +44,13 @@ from k2_operator.reconciler import Reconciler, earliest_deadline
 log = logging.getLogger("k2_operator.handlers")
 
 RESYNC_SECONDS = float(os.environ.get("K2_OPERATOR_RESYNC_SECONDS", "10"))
-FULL_RESYNC_SECONDS = float(os.environ.get("K2_OPERATOR_FULL_RESYNC_SECONDS", "60"))
+#: The full resync only repairs what no event reports: a ConfigMap, Service or PodDisruptionBudget
+#: edited or deleted by someone else, and status fields read from objects nobody watches (the quality
+#: report -> status.quality, checked every 300 s by default; the drivers' progress annotation ->
+#: status.jobs[].lastProgressTime). Driver, executor and feed changes arrive by watch, time-driven
+#: transitions (backoff, start/progress timeouts, lost grace) by their own deadlines. Its cost is
+#: linear in the period (idle CPU at 200 pipelines is almost all resync), so 120 s halves it.
+FULL_RESYNC_SECONDS = float(os.environ.get("K2_OPERATOR_FULL_RESYNC_SECONDS", "120"))
 WORKERS = int(os.environ.get("K2_OPERATOR_WORKERS", "8"))
 METRICS_PORT = int(os.environ.get("K2_OPERATOR_METRICS_PORT", "8080"))
 METRICS_ADDRESS = os.environ.get("K2_OPERATOR_METRICS_ADDRESS", "0.0.0.0")

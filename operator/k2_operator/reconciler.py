@@ -115,7 +115,7 @@ class Reconciler:
         planned = {job: want.inputs.plan.executor_instances for job, want in desired.jobs.items()}
         owner = ref.owner_reference()
         # One list per kind: drivers with executors, job ConfigMaps with the quality report, feed
-        # Deployments with the quality Deployment (the resync reads every pipeline every minute).
+        # Deployments with the quality Deployment (the full resync reads every pipeline periodically).
         job_pods = self.api.job_pods(ref.namespace, ref.name)
         pods = self._with_node_states(self.api.driver_pods(ref.namespace, job_pods, owner))
         config_maps = self.api.config_maps(ref.namespace, ref.name)
