@@ -80,7 +80,6 @@ MOUNT = "/data"
 #: and CPU requests of 5% of the Spark cores, so the plan's 12 cores fit in 0.6 requested CPUs.
 RESOURCES = {"totalCores": 12, "memoryPerCore": "1Gi", "cpuRequestRatio": 0.05}
 FEED_SIZE = {"cpu": "200m", "memory": "384Mi"}
-PROMETHEUS_NAMESPACE = "k2-prometheus"
 DRIVER_START_TIMEOUT = 1200
 
 
