@@ -23,12 +23,14 @@ import base64
 import json
 import os
 import queue
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -140,6 +142,18 @@ class DriverPodClock:
     def done(self, pipeline: str) -> float | None:
         with self.lock:
             return self.complete_at.get(pipeline)
+
+
+def reconciliations(metrics_port: int) -> dict[str, float]:
+    """The operator's k2_operator_reconciliations_total by trigger, from its metrics endpoint."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    counts = {}
+    for line in text.splitlines():
+        if line.startswith("k2_operator_reconciliations_total{"):
+            labels, value = line.rsplit(" ", 1)
+            counts[labels.split('trigger="', 1)[1].split('"', 1)[0]] = float(value)
+    return counts
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -294,16 +308,59 @@ def measure(
         results["until_all_running_s"] = time.monotonic() - t_bulk
         time.sleep(args.settle_seconds)
         idle_cpu0, idle_t0 = cpu_seconds(pid), time.monotonic()
+        reconciled0 = reconciliations(operator.metrics_port)
+        profiler = start_profiler(args.profile_idle, pid, args.idle_seconds, label)
         time.sleep(args.idle_seconds)
+        if profiler is not None:
+            profiler.wait(timeout=60)
         results["operator_idle_cpu_percent"] = (
             100 * (cpu_seconds(pid) - idle_cpu0) / (time.monotonic() - idle_t0)
         )
         results["operator_rss_mib_idle"] = rss_mib(pid)
+        idle_minutes = (time.monotonic() - idle_t0) / 60
+        for trigger, count in reconciliations(operator.metrics_port).items():
+            per_minute = (count - reconciled0.get(trigger, 0.0)) / idle_minutes
+            results[f"idle_reconciliations_per_min.{trigger}"] = per_minute
         results["load_average_1m"] = os.getloadavg()[0]
     finally:
         operator.stop()
         clock_stop(kit, ns)
     return results
+
+
+def start_profiler(
+    folder: Path | None, pid: int, seconds: float, label: str
+) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling the operator's busy threads through the idle window, written as folded stacks
+    (one "frame;frame;... count" line each, for flamegraph tools or a grep) per run; None when not
+    asked for. py-spy is a separate process and --nonblocking pauses nothing: the CPU figure stays
+    the operator's own."""
+    if folder is None:
+        return None
+    py_spy = shutil.which("py-spy")
+    if py_spy is None:
+        raise SystemExit("--profile-idle needs py-spy on PATH (pip install py-spy)")
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"operator-idle-{label}.folded.txt"
+    print(f"profiling the {label} operator's idle window into {out}", file=sys.stderr)
+    return subprocess.Popen(
+        [
+            py_spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(int(seconds)),
+            "--rate",
+            "50",
+            "--nonblocking",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def clock_stop(kit: OperatorKit, ns: str) -> None:
@@ -335,6 +392,12 @@ def main() -> int:
         "--baseline",
         metavar="COMMIT",
         help="also measure the operator of COMMIT (git archive of it) first, on the same API server",
+    )
+    parser.add_argument(
+        "--profile-idle",
+        type=Path,
+        metavar="DIR",
+        help="sample the operator with py-spy through the idle window (a speedscope file per run in DIR)",
     )
     parser.add_argument(
         "--skip-spark-submit", action="store_true", help="leave out the spark-submit baseline"
