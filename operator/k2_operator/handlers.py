@@ -87,6 +87,13 @@ class Runtime:
             self._reconciler = Reconciler(KubeApi(new_api_client()))
         return self._reconciler
 
+    def forget(self, key: tuple[str, str]) -> None:
+        """A pipeline was deleted: nothing of it is remembered any longer."""
+        with self.lock:
+            gone = self.known.pop(key, None)
+        if gone is not None and self._reconciler is not None:
+            self._reconciler.forget(gone.uid)
+
     def submit(self, namespace: str, name: str, trigger: str) -> None:
         """Queue a reconciliation; returns at once (kopf's event loop and the watches never wait)."""
         if self.pool is None:  # before startup (tests calling handlers directly): run inline
@@ -245,8 +252,7 @@ def release_old_finalizer(body: Mapping[str, Any], patch: kopf.Patch) -> None:
 
 
 def forget(namespace: str, name: str) -> None:
-    with runtime.lock:
-        runtime.known.pop((namespace, name), None)
+    runtime.forget((namespace, name))
     metrics.PHASES.forget(namespace, name)
     log.info(
         "pipeline deleted; children are garbage-collected", extra={"namespace": namespace, "pipeline": name}

@@ -101,6 +101,14 @@ class Reconciler:
         self.api = api
         self.clock = clock
         self._rbac_ensured: dict[str, float] = {}  # pipeline uid -> when its RBAC was last checked
+        #: pipeline uid -> when it was last seen without driver PodDisruptionBudgets, neither wanted
+        #: nor there (the list is then skipped until the spec asks for them, or RBAC_RECHECK_SECONDS)
+        self._no_budgets: dict[str, float] = {}
+
+    def forget(self, uid: str) -> None:
+        """Drop what is remembered of a deleted pipeline."""
+        for memory in (self._rbac_ensured, self._no_budgets):
+            memory.pop(uid, None)
 
     def reconcile(self, body: dict[str, Any]) -> Outcome:
         meta = body["metadata"]
@@ -239,10 +247,19 @@ class Reconciler:
 
     def _sync_disruption_budgets(self, desired: DesiredPipeline) -> None:
         """A PodDisruptionBudget per driver when spec.driverPodDisruptionBudget asks for them (created
-        once: name and selector never change), none otherwise (and none for a job gone)."""
+        once: name and selector never change), none otherwise (and none for a job gone). A pipeline
+        found without any, none wanted, is listed again only every RBAC_RECHECK_SECONDS: one list
+        less per periodic reconciliation in the usual case."""
         ref = desired.ref
-        existing = self.api.disruption_budgets(ref.namespace, ref.name)
         wanted = set(desired.jobs) if desired.spec.driver_pod_disruption_budget else set()
+        checked = self._no_budgets.get(ref.uid)
+        if not wanted and checked is not None and self.clock() - checked < RBAC_RECHECK_SECONDS:
+            return
+        existing = self.api.disruption_budgets(ref.namespace, ref.name)
+        if not wanted and not existing:
+            self._no_budgets[ref.uid] = self.clock()
+        else:
+            self._no_budgets.pop(ref.uid, None)
         for job in wanted - set(existing):
             self.api.create_disruption_budget(build_driver_disruption_budget(desired.jobs[job].inputs))
         for job, budget in existing.items():
