@@ -30,7 +30,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -52,6 +51,7 @@ from tests.fixtures.operator_fixtures import (  # noqa: E402
     service_account_kubeconfig,
     wait_for,
 )
+from tests.fixtures.pipeline_fixtures import scrape  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -146,14 +146,11 @@ class DriverPodClock:
 
 def reconciliations(metrics_port: int) -> dict[str, float]:
     """The operator's k2_operator_reconciliations_total by trigger, from its metrics endpoint."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    counts = {}
-    for line in text.splitlines():
-        if line.startswith("k2_operator_reconciliations_total{"):
-            labels, value = line.rsplit(" ", 1)
-            counts[labels.split('trigger="', 1)[1].split('"', 1)[0]] = float(value)
-    return counts
+    return {
+        dict(labels)["trigger"]: value
+        for (name, labels), value in scrape(metrics_port).items()
+        if name == "k2_operator_reconciliations_total"
+    }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -397,7 +394,7 @@ def main() -> int:
         "--profile-idle",
         type=Path,
         metavar="DIR",
-        help="sample the operator with py-spy through the idle window (a speedscope file per run in DIR)",
+        help="sample the operator with py-spy through the idle window (folded stacks, a file per run in DIR)",
     )
     parser.add_argument(
         "--skip-spark-submit", action="store_true", help="leave out the spark-submit baseline"
