@@ -75,9 +75,12 @@ def test_a_pod_replays_trades_into_kafka_through_cluster_dns(data_services):
     logs = cluster.kubectl("logs", "job/replay-once", "-n", NAMESPACE, check=False)
     assert outcome == "Complete", logs[-3000:]
     manifest = json.loads((SAMPLES_DIR / "manifest.json").read_text())
-    # `k2 feed` ends by printing its stats as an indented JSON document.
+    # `k2 feed` ends by printing its stats as an indented JSON document on stdout ("{" ... "}" lines).
+    # kubectl logs interleaves stderr: its "feed stopped" log line may land after the closing "}".
     lines = logs.splitlines()
-    stats = json.loads("\n".join(lines[max(i for i, line in enumerate(lines) if line == "{") :]))
+    start = max(i for i, line in enumerate(lines) if line == "{")
+    end = next(i for i in range(start, len(lines)) if lines[i] == "}")
+    stats = json.loads("\n".join(lines[start : end + 1]))
     produced = {exchange: stats["exchanges"][exchange]["produced"] for exchange in EXCHANGES}
     print(f"\n[e2e] the feed pod produced {produced} trades")
     for exchange in EXCHANGES:
