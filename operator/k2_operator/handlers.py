@@ -286,10 +286,6 @@ def _resync_loop() -> None:
             runtime.submit(namespace, name, trigger)
 
 
-#: pod uid -> the state the last reconciliation it triggered saw (see pod_state)
-_pod_states: dict[str, tuple[Any, ...]] = {}
-
-
 def pod_state(body: Mapping[str, Any]) -> tuple[Any, ...]:
     """What the state machine reads from a pod, without the progress annotation the driver rewrites
     every 30 s: an event that changes none of it needs no reconciliation (the periodic resync reads the
@@ -313,15 +309,50 @@ def pod_state(body: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def _changed(uid: str, event_type: str | None, body: Mapping[str, Any]) -> bool:
-    if event_type == "DELETED":
-        _pod_states.pop(uid, None)
-        return True
-    state = pod_state(body)
-    if _pod_states.get(uid) == state:
-        return False
-    _pod_states[uid] = state
-    return True
+def deployment_state(body: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What the reconciler reads from a feed Deployment (feed_status, sync_deployment): ready replicas,
+    the messages of conditions that are not True, its hash annotations, deletion and owners. The
+    Deployment controller rewrites status timestamps and counters of a feed that cannot start (no node,
+    no image) many times a minute; those events change none of this."""
+    meta, status = body.get("metadata") or {}, body.get("status") or {}
+    annotations = meta.get("annotations") or {}
+    failing = tuple(
+        (c.get("type"), c.get("status"), c.get("message"))
+        for c in status.get("conditions") or []
+        if c.get("status") != "True"
+    )
+    return (
+        int(status.get("readyReplicas") or 0),
+        failing,
+        annotations.get(n.ANNOTATION_SPEC_HASH),
+        annotations.get(n.ANNOTATION_RENDER_HASH),
+        meta.get("deletionTimestamp"),
+        tuple(sorted(o.get("uid", "") for o in meta.get("ownerReferences") or [])),
+    )
+
+
+class ChildChanges:
+    """Remembers, per child uid, the state its last passed-on event showed (see pod_state and
+    deployment_state) and drops events that change none of it."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, tuple[Any, ...]] = {}
+        self._guard = threading.Lock()
+
+    def changed(self, event_type: str | None, body: Mapping[str, Any]) -> bool:
+        uid = (body.get("metadata") or {}).get("uid", "")
+        with self._guard:
+            if event_type == "DELETED":
+                self._states.pop(uid, None)
+                return True
+            state = deployment_state(body) if body.get("kind") == "Deployment" else pod_state(body)
+            if self._states.get(uid) == state:
+                return False
+            self._states[uid] = state
+            return True
+
+
+_child_changes = ChildChanges()
 
 
 #: component label -> the reconciliation trigger its events count as
@@ -330,18 +361,14 @@ _TRIGGERS = {n.COMPONENT_DRIVER: "pod", n.COMPONENT_EXECUTOR: "executor", n.COMP
 
 def on_child_event(event_type: str, obj: Mapping[str, Any]) -> None:
     """A driver pod, an executor pod (the job's capacity, status.jobs[].executors) or a feed Deployment
-    of a pipeline changed: reconcile that pipeline. Pod events that change nothing the state machine
-    reads (a driver's progress annotation) are dropped."""
+    of a pipeline changed: reconcile that pipeline. Events that change nothing the reconciler reads (a
+    driver's progress annotation, a Deployment's status timestamps) are dropped."""
     meta = obj.get("metadata") or {}
     labels = meta.get("labels") or {}
     pipeline, namespace = labels.get(n.LABEL_PIPELINE), meta.get("namespace")
     trigger = _TRIGGERS.get(labels.get(n.LABEL_COMPONENT, ""))
     if not pipeline or not namespace or trigger is None:
         return
-    if (
-        obj.get("kind", "Pod") == "Pod"
-        and trigger != "feed"
-        and not _changed(meta.get("uid", ""), event_type, obj)
-    ):
+    if not _child_changes.changed(event_type, obj):
         return
     runtime.submit(namespace, pipeline, trigger)

@@ -84,3 +84,68 @@ def test_the_finalizer_of_earlier_versions_is_released_and_others_are_kept() -> 
     untouched = patches.Patch()
     release_old_finalizer(body(finalizers=["example.com/keep"]), untouched)
     assert not untouched
+
+
+def feed_deployment(ready: int = 0, **status: Any) -> dict[str, Any]:
+    labels = {n.LABEL_PIPELINE: "p", n.LABEL_COMPONENT: n.COMPONENT_FEED}
+    return {
+        "kind": "Deployment",
+        "metadata": {
+            "uid": "d1",
+            "namespace": "ns",
+            "labels": labels,
+            "annotations": {n.ANNOTATION_SPEC_HASH: "h1"},
+            "ownerReferences": [{"uid": "u1"}],
+        },
+        "status": {"readyReplicas": ready, **status},
+    }
+
+
+def unavailable(message: str, updated: str) -> list[dict[str, Any]]:
+    return [
+        {"type": "Available", "status": "False", "message": message, "lastUpdateTime": updated},
+        {"type": "Progressing", "status": "True", "message": f"progressing at {updated}"},
+    ]
+
+
+def test_feed_deployment_events_reconcile_only_when_what_the_reconciler_reads_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    submitted: list[tuple[str, str, str]] = []
+    monkeypatch.setattr(handlers.runtime, "submit", lambda *args: submitted.append(args))
+    monkeypatch.setattr(handlers, "_child_changes", handlers.ChildChanges())
+    no_node = "Deployment does not have minimum availability."
+    handlers.on_child_event("ADDED", feed_deployment())
+    # The controller rewriting timestamps, counters and a True condition's message: nothing to do.
+    handlers.on_child_event("MODIFIED", feed_deployment(conditions=unavailable(no_node, "t1"), replicas=1))
+    handlers.on_child_event("MODIFIED", feed_deployment(conditions=unavailable(no_node, "t2"), replicas=1))
+    assert len(submitted) == 2  # ADDED, and the first time Available=False showed its message
+    handlers.on_child_event("MODIFIED", feed_deployment(conditions=unavailable("image pull", "t3")))
+    handlers.on_child_event("MODIFIED", feed_deployment(ready=1, conditions=unavailable("image pull", "t3")))
+    handed_over = feed_deployment(ready=1, conditions=unavailable("image pull", "t3"))
+    handed_over["metadata"]["annotations"][n.ANNOTATION_SPEC_HASH] = "h2"
+    handlers.on_child_event("MODIFIED", handed_over)
+    handlers.on_child_event("DELETED", handed_over)
+    assert submitted == [("ns", "p", "feed")] * 6
+    handlers.on_child_event("ADDED", handed_over)  # the same uid seen again after DELETED counts again
+    assert len(submitted) == 7
+
+
+def test_driver_pod_events_that_only_move_the_progress_annotation_are_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    submitted: list[tuple[str, str, str]] = []
+    monkeypatch.setattr(handlers.runtime, "submit", lambda *args: submitted.append(args))
+    monkeypatch.setattr(handlers, "_child_changes", handlers.ChildChanges())
+
+    def driver(progress: str, phase: str = "Running") -> dict[str, Any]:
+        labels = {n.LABEL_PIPELINE: "p", n.LABEL_COMPONENT: n.COMPONENT_DRIVER}
+        annotations = {n.ANNOTATION_SPEC_HASH: "h1", n.ANNOTATION_LAST_PROGRESS: progress}
+        meta = {"uid": "pod1", "namespace": "ns", "labels": labels, "annotations": annotations}
+        return {"kind": "Pod", "metadata": meta, "spec": {"nodeName": "n1"}, "status": {"phase": phase}}
+
+    handlers.on_child_event("ADDED", driver("t1"))
+    handlers.on_child_event("MODIFIED", driver("t2"))
+    handlers.on_child_event("MODIFIED", driver("t3"))
+    handlers.on_child_event("MODIFIED", driver("t3", phase="Failed"))
+    assert submitted == [("ns", "p", "pod")] * 2
