@@ -1,5 +1,6 @@
-"""Shared steps of the e2e tier, each once per session: K2's images built and loaded into the cluster,
-then Kafka and the schema registry running as pods in namespace `k2`. Each step prints its time."""
+"""Shared steps of the e2e tier, each once per run of the tier (package scope): K2's images built and
+loaded into the cluster, then Kafka and the schema registry running as pods in namespace `k2`. Each step
+prints its time."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import string
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from spark_jobs.contracts import RAW_TOPICS, with_rejected_topics
-from tests.fixtures.e2e_fixtures import E2ECluster
+from tests.fixtures.e2e_fixtures import E2ECluster, e2e_cluster_from_env
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = Path(__file__).resolve().parent / "manifests"
@@ -96,7 +97,14 @@ def prebuilt_archives() -> dict[str, Path]:
     return archives
 
 
-@pytest.fixture(scope="session")
+# Package scope: the node, its images and data services go when the last e2e test ends, not after
+# every later tier (an idle node still costs ~10 % of a core).
+@pytest.fixture(scope="package")
+def e2e_cluster(request: pytest.FixtureRequest) -> Iterator[E2ECluster]:
+    yield from e2e_cluster_from_env(request)
+
+
+@pytest.fixture(scope="package")
 def k2_images(e2e_cluster: E2ECluster) -> K2Images:
     t = time.monotonic()
     archives = prebuilt_archives() if os.environ.get("K2_E2E_PREBUILT_IMAGES") else build_archives()
@@ -108,7 +116,7 @@ def k2_images(e2e_cluster: E2ECluster) -> K2Images:
     return K2Images({name: image_ref(archives[name]) for name in IMAGES})
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def data_services(e2e_cluster: E2ECluster, k2_images: K2Images) -> DataServices:
     """Kafka and the schema registry as pods behind ClusterIP Services in namespace k2."""
     e2e_cluster.kubectl("create", "namespace", NAMESPACE)
