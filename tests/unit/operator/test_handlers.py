@@ -86,6 +86,15 @@ def test_the_finalizer_of_earlier_versions_is_released_and_others_are_kept() -> 
     assert not untouched
 
 
+@pytest.fixture
+def submitted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
+    """What on_child_event hands the reconciler (namespace, pipeline, trigger), from a fresh ChildChanges."""
+    calls: list[tuple[str, str, str]] = []
+    monkeypatch.setattr(handlers.runtime, "submit", lambda *args: calls.append(args))
+    monkeypatch.setattr(handlers, "_child_changes", handlers.ChildChanges())
+    return calls
+
+
 def feed_deployment(ready: int = 0, **status: Any) -> dict[str, Any]:
     labels = {n.LABEL_PIPELINE: "p", n.LABEL_COMPONENT: n.COMPONENT_FEED}
     return {
@@ -109,11 +118,8 @@ def unavailable(message: str, updated: str) -> list[dict[str, Any]]:
 
 
 def test_feed_deployment_events_reconcile_only_when_what_the_reconciler_reads_changes(
-    monkeypatch: pytest.MonkeyPatch,
+    submitted: list[tuple[str, str, str]],
 ) -> None:
-    submitted: list[tuple[str, str, str]] = []
-    monkeypatch.setattr(handlers.runtime, "submit", lambda *args: submitted.append(args))
-    monkeypatch.setattr(handlers, "_child_changes", handlers.ChildChanges())
     no_node = "Deployment does not have minimum availability."
     handlers.on_child_event("ADDED", feed_deployment())
     # The controller rewriting timestamps, counters and a True condition's message: nothing to do.
@@ -132,11 +138,8 @@ def test_feed_deployment_events_reconcile_only_when_what_the_reconciler_reads_ch
 
 
 def test_driver_pod_events_that_only_move_the_progress_annotation_are_dropped(
-    monkeypatch: pytest.MonkeyPatch,
+    submitted: list[tuple[str, str, str]],
 ) -> None:
-    submitted: list[tuple[str, str, str]] = []
-    monkeypatch.setattr(handlers.runtime, "submit", lambda *args: submitted.append(args))
-    monkeypatch.setattr(handlers, "_child_changes", handlers.ChildChanges())
 
     def driver(progress: str, phase: str = "Running") -> dict[str, Any]:
         labels = {n.LABEL_PIPELINE: "p", n.LABEL_COMPONENT: n.COMPONENT_DRIVER}
