@@ -189,10 +189,10 @@ class BenchNode:
 
     def _heartbeat(self) -> None:
         while not self.stop.wait(10):
-            try:
+            # A failed renewal is retried in 10 s (the Lease lasts 40): giving up at the first error
+            # would let the node go NotReady mid-run and its pods be evicted, silently.
+            with contextlib.suppress(Exception):
                 self._renew()
-            except Exception:  # the control plane stops at the end of the run
-                return
 
 
 def reconciliations(metrics_port: int) -> dict[str, float]:
@@ -462,6 +462,7 @@ def main() -> int:
     cluster = DevCluster(work / "cluster", die_with_parent=True).start()  # no orphans if killed
     assert cluster.bin_dir is not None
     print(f"control plane up in {cluster.startup_seconds:.1f} s", file=sys.stderr)
+    node: BenchNode | None = None
     try:
         kubectl = [str(cluster.bin_dir / "kubectl"), f"--kubeconfig={cluster.kubeconfig}"]
         apply_crd(kubectl, REPO / "crds" / "streamingpipelines.k2.dev.yaml")
@@ -511,9 +512,10 @@ def main() -> int:
         print(
             json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in results.items()}, indent=2)
         )
-        node.stop.set()
         return 0
     finally:
+        if node is not None:
+            node.stop.set()
         cluster.stop()
 
 
