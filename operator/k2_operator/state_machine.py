@@ -238,6 +238,12 @@ def _decide(s: JobSituation) -> JobDecision:
             actions = (DeleteDriver(driver.name, "Suspended"),)
         return _to(s, JobPhase.SUSPENDED, "Suspended", "pipeline suspended; checkpoints kept", actions)
 
+    # A resume starts with a fresh restart budget, also when a driver outlived the suspension (the
+    # resume came before the suspension's deletion went through, or while the operator was down).
+    if record.phase == JobPhase.SUSPENDED and record.restarts:
+        record = dataclasses.replace(record, restarts=0)
+        s = dataclasses.replace(s, record=record)
+
     # 2. The old driver is still shutting down: a new one must wait (one driver per checkpoint). A pod
     #    past its deletion deadline, or on a lost node, is reported as Lost.
     if driver is not None and driver.terminating:

@@ -485,6 +485,20 @@ def test_resume_resets_the_restart_budget() -> None:
     assert (resumed.record.reason, resumed.record.restarts) == ("Resumed", 0)
 
 
+@pytest.mark.parametrize(
+    "driver",
+    [pod("Pending", created_at=990.0), pod("Running"), pod("Running", terminating=True)],
+    ids=["pending", "running", "terminating"],
+)
+def test_resume_resets_the_restart_budget_also_when_a_driver_outlived_the_suspension(driver) -> None:
+    """A resume seen before the suspension's deletion went through (or with the operator down in
+    between) finds a driver still there: the budget is fresh all the same."""
+    suspended = recorded(JobPhase.SUSPENDED, restarts=2)
+    resumed = decide_job(situation(driver, suspended))
+    assert resumed.record.restarts == 0
+    assert not any(isinstance(action, CreateDriver) for action in resumed.actions)  # one driver only
+
+
 # --- issue 16: upgrades without a stampede ------------------------------------------------------------
 
 
