@@ -27,6 +27,7 @@ from kubernetes.client.exceptions import ApiException
 from spark_jobs.contracts import JOB_NAMES
 from spark_jobs.jobs.pod_progress import PodProgressReporter
 from tests.fixtures.operator_fixtures import (
+    WAIT_SECONDS,
     OperatorKit,
     OperatorProcess,
     service_account_kubeconfig,
@@ -46,7 +47,7 @@ pytestmark = pytest.mark.operator
 
 
 def job_entry(
-    op: OperatorKit, ns: str, name: str, job: str, phase: str, timeout: float = 30
+    op: OperatorKit, ns: str, name: str, job: str, phase: str, timeout: float = WAIT_SECONDS
 ) -> dict[str, Any]:
     return wait_until(
         f"{job} {phase}", lambda: job_status(op, ns, name, job), lambda e: e.get("phase") == phase, timeout

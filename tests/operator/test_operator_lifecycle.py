@@ -13,7 +13,13 @@ from k2_operator import naming as n
 from k2_operator.planner import plan_pipeline
 
 from spark_jobs.contracts import JOB_NAMES
-from tests.fixtures.operator_fixtures import OperatorKit, OperatorProcess, wait_for, wait_until
+from tests.fixtures.operator_fixtures import (
+    WAIT_SECONDS,
+    OperatorKit,
+    OperatorProcess,
+    wait_for,
+    wait_until,
+)
 
 pytestmark = pytest.mark.operator
 
@@ -44,7 +50,9 @@ def job_status(op: OperatorKit, ns: str, name: str, job: str) -> dict[str, Any]:
     return dict((op.status(ns, name).get("jobs") or {}).get(job) or {})
 
 
-def wait_phase(op: OperatorKit, ns: str, name: str, phase: str, timeout: float = 30) -> dict[str, Any]:
+def wait_phase(
+    op: OperatorKit, ns: str, name: str, phase: str, timeout: float = WAIT_SECONDS
+) -> dict[str, Any]:
     return wait_until(
         f"pipeline phase {phase}", lambda: op.status(ns, name), lambda s: s.get("phase") == phase, timeout
     )
