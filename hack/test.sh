@@ -4,6 +4,14 @@
 # services the tiers need (Kafka, registry, kube-apiserver) are started by session fixtures on
 # 127.0.0.1 and stopped by pid; e2e runs a single node inside a network namespace it creates
 # (K2_E2E_CLUSTER=kind uses kind instead). performance is `make bench`.
+#
+# With no arguments the tiers run in two stages:
+#   1. side by side: the Spark tiers (unit, fuzz, integration, images, monitoring: CPU-bound JVMs) and
+#      the control-plane tiers (chart, operator: mostly waiting on the API server and the operator),
+#      each pytest with its own services, temp folder and coverage file;
+#   2. e2e alone: ten JVMs on one 2-core node; its deadlines assume nothing else competes.
+# Coverage is combined over all three runs. Arguments (`make test ARGS="tests/operator -k nonce"`)
+# run one plain pytest instead.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -13,8 +21,40 @@ export PATH="$root/.venv/bin:$PATH"
 echo "== ruff"; ruff check . && ruff format --check .
 echo "== mypy"; mypy
 echo "== pytest"
+if [ "$#" -gt 0 ]; then
+  status=0
+  pytest -m "not performance" "$@" || status=$?
+  echo "test command wall time: $(( $(date +%s) - start )) s"
+  exit $status
+fi
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/k2-test.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+rm -f .coverage .coverage.*
+
+# One pytest per group: its own --basetemp (pytest prunes numbered temp folders of other runs) and
+# coverage data file, combined below.
+run_group() {
+  local name=$1; shift
+  local began=$(date +%s) rc=0
+  COVERAGE_FILE="$root/.coverage.$name" pytest -m "not performance" -p no:cacheprovider \
+    --basetemp="$work/$name" --cov --cov-report= --durations=15 "$@" || rc=$?
+  echo "[$name] exit $rc after $(( $(date +%s) - began )) s"
+  return $rc
+}
+
 status=0
-pytest -m "not performance" --cov --cov-report=term --cov-fail-under=85 \
-  --durations=15 "$@" || status=$?
+echo "stage 1: Spark tiers here; control-plane tiers in the background (their output follows)"
+run_group control-plane tests/chart tests/operator > "$work/control-plane.log" 2>&1 &
+control_plane=$!
+run_group spark tests/unit tests/fuzz tests/integration tests/images tests/monitoring || status=1
+wait "$control_plane" || status=1
+echo "== control-plane tiers (chart, operator)"
+cat "$work/control-plane.log"
+echo "stage 2: e2e alone"
+run_group e2e tests/e2e || status=1
+
+coverage combine > /dev/null || status=1  # the .coverage.<group> files of the three runs
+coverage report --fail-under=85 | tail -n 3 || status=1
 echo "test command wall time: $(( $(date +%s) - start )) s"
 exit $status
