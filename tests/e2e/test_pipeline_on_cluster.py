@@ -81,6 +81,7 @@ MOUNT = "/data"
 RESOURCES = {"totalCores": 12, "memoryPerCore": "1Gi", "cpuRequestRatio": 0.05}
 FEED_SIZE = {"cpu": "200m", "memory": "384Mi"}
 DRIVER_START_TIMEOUT = 1200
+TRIGGERS = {"bronze": "20 seconds", "silver": "20 seconds", "gold": "10 seconds"}
 
 
 # --- reading the tables the pods write (the PVC's folder, seen from this process) -----------------
@@ -174,6 +175,10 @@ def pipeline_manifest(image: str, symbols: dict[str, tuple[str, ...]]) -> dict[s
                 for exchange in EXCHANGES
             ],
             "resources": RESOURCES,
+            # Ten JVMs on two cores: at the 2 s default every job runs its batches back to back on a
+            # looping replay, and the first Silver and Gold batches starve behind Bronze's. Longer
+            # intervals mean fewer, larger batches (Delta's cost is mostly per commit).
+            "triggers": TRIGGERS,
             # Ten JVMs starting at once on two shared cores: a driver can take minutes to serve its
             # metrics port (its readiness); the default 300 s would restart drivers that are only slow.
             "driverStartTimeoutSeconds": DRIVER_START_TIMEOUT,
