@@ -38,7 +38,7 @@ run_group() {
   local name=$1; shift
   local began=$(date +%s) rc=0
   COVERAGE_FILE="$root/.coverage.$name" pytest -m "not performance" -p no:cacheprovider \
-    --basetemp="$work/$name" --cov --cov-report= --durations=15 "$@" || rc=$?
+    --basetemp="$work/$name" --cov --cov-report= --durations=30 "$@" || rc=$?
   echo "[$name] exit $rc after $(( $(date +%s) - began )) s"
   return $rc
 }
