@@ -322,7 +322,8 @@ def test_a_driver_on_a_lost_node_is_reported_then_replaced_only_once_the_node_is
         lambda e: e["reason"] in ("DriverReplaced", "Unschedulable"),
     )
     assert entry["restarts"] == 0  # a lost node is not the job's failure
-    assert "DriverReplaced" in op.event_reasons(ns, name)
+    # Events are posted once the status is written: wait for it rather than read it at once.
+    wait_for("a DriverReplaced event", lambda: "DriverReplaced" in op.event_reasons(ns, name))
 
 
 def test_a_driver_in_phase_unknown_is_lost_not_running(k2_operator: OperatorProcess, op: OperatorKit) -> None:
