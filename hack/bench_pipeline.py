@@ -4,7 +4,7 @@
 (a) Bronze ingest rate vs Kafka's own ConsumerPerformance (and vs Spark's Kafka source into `noop`)
     on the same topic, same broker, same run.
 (b) End-to-end latency (trade time -> Silver, -> Gold commit) p50/p99 at fixed offered rates (default
-    100, 2,500 and 5,000 trades/s in total, half per exchange) with the default triggers, all five jobs in
+    100, 2,500 and 5,000 trades/s in total, half per exchange) with `k2 local`'s triggers, all five jobs in
     one Spark application as `k2 local` runs them; whether the rate was sustained.
 (c) Gold's dedup state (rows and bytes) sampled through the run: bounded by the watermark, it must
     stay flat once the run is longer than twice the watermark.
@@ -313,9 +313,11 @@ def window_quantiles(jobs: list[Any], baselines: dict[str, dict[float, float]]) 
 
 def triggers_by_layer(spec: str | None) -> dict[str, str]:
     """``--trigger``: one interval for every layer ("2 seconds") or per layer
-    ("bronze=1 second,silver=1 second,gold=2 seconds"); empty = the JobConfig defaults."""
+    ("bronze=1 second,silver=1 second,gold=2 seconds"); empty = what `k2 local` uses."""
+    from spark_jobs.local.pipeline import BRONZE_TRIGGER, TRIGGER
+
     if not spec:
-        return {}
+        return {"bronze": BRONZE_TRIGGER, "silver": TRIGGER, "gold": TRIGGER}
     if "=" not in spec:
         return {layer: spec for layer in ("bronze", "silver", "gold")}
     return dict(part.strip().split("=", 1) for part in spec.split(","))  # type: ignore[misc]
@@ -325,10 +327,10 @@ def bench_latency(spark: Any, broker: KafkaBroker, registry: SchemaRegistry, wor
                   duration: float, watermark: str, warmup: float,
                   step_log: BatchStepLog | None = None,
                   triggers: dict[str, str] | None = None) -> None:  # fmt: skip
-    """All five jobs with their default triggers under `rate` trades/s (half per exchange) for
-    `warmup + duration` seconds; latency is what the layers recorded after the warm-up. The rate is
-    sustained when Gold's lag (seconds of load not yet in Gold) does not grow over the measured
-    window and Gold drains the rest once the load stops."""
+    """All five jobs with `k2 local`'s triggers (or ``triggers``) under `rate` trades/s (half per
+    exchange) for `warmup + duration` seconds; latency is what the layers recorded after the warm-up.
+    The rate is sustained when Gold's lag (seconds of load not yet in Gold) does not grow over the
+    measured window and Gold drains the rest once the load stops."""
     from spark_jobs.jobs.runner import start_jobs, stop_jobs
 
     suffix = f".bench-{rate}"

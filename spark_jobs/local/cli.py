@@ -40,7 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="synthetic trades/s per exchange")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="tables, checkpoints, logs")
     parser.add_argument("--fresh", action="store_true", help="delete the data folder first")
-    parser.add_argument("--trigger", default="2 seconds", help="micro-batch trigger interval of every job")
+    parser.add_argument(
+        "--trigger",
+        help="micro-batch trigger interval of every job (default: Bronze 10 s, Silver and Gold 2 s)",
+    )
+    parser.add_argument("--bronze-trigger", help="Bronze's trigger interval (default: --trigger, else 10 s)")
     parser.add_argument("--watermark", default="10 minutes", help="Gold dedup watermark")
     parser.add_argument("--no-bad-records", action="store_true", help="do not inject the known bad records")
     parser.add_argument(
@@ -112,13 +116,13 @@ def run(args: argparse.Namespace) -> int:
         data_dir=data_dir,
         source=source,
         rate=args.rate,
-        trigger_interval=args.trigger,
         gold_watermark=args.watermark,
         inject_bad_records=not args.no_bad_records,
         quality_interval=args.quality_interval,
         ports=ports,
         replay_files=replay_files,
     )
+    settings = settings.with_triggers(args.trigger, args.bronze_trigger)
     pipeline = LocalPipeline(settings)
     status = 0
     try:
