@@ -510,13 +510,12 @@ def _create(s: JobSituation, *, restart: bool, reason: str = "") -> JobDecision:
         reason, message = (
             "Resumed",
             "pipeline resumed; continuing from checkpoints with a fresh restart budget",
-        )
-        fresh_budget = True
+        )  # the budget was reset in _decide, for every job leaving Suspended
     elif s.record.reason == "SpecChanged":
         reason, message = "DriverUpdated", f"new driver with spec hash {s.desired_hash}"
     else:
         reason, message = "DriverCreated", f"driver pod {s.pod_name} created"
-    # A new spec, a restart on request and a resume start with a fresh restart budget.
+    # A new spec and a restart on request start with a fresh restart budget.
     keep = (restart or s.record.spec_hash == s.desired_hash) and not fresh_budget
     return _to(
         s,
