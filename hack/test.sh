@@ -33,17 +33,23 @@ trap 'rm -rf "$work"' EXIT
 rm -f .coverage .coverage.*
 
 # One pytest per group: its own --basetemp (pytest prunes numbered temp folders of other runs) and
-# coverage data file, combined below.
+# coverage data file, combined below. Started through Python with SIGINT handled: bash starts a
+# background job with SIGINT ignored and Python keeps it so, and Ctrl-C would leave that group (and
+# the servers its fixtures started) running; this way each group tears its fixtures down.
 run_group() {
   local name=$1; shift
   local began=$(date +%s) rc=0
-  COVERAGE_FILE="$root/.coverage.$name" pytest -m "not performance" -p no:cacheprovider \
-    --basetemp="$work/$name" --cov --cov-report= --durations=30 "$@" || rc=$?
+  COVERAGE_FILE="$root/.coverage.$name" python -c \
+    'import signal, sys, pytest; signal.signal(signal.SIGINT, signal.default_int_handler); sys.exit(pytest.main())' \
+    -m "not performance" -p no:cacheprovider --basetemp="$work/$name" --cov --cov-report= --durations=30 \
+    "$@" || rc=$?
   echo "[$name] exit $rc after $(( $(date +%s) - began )) s"
   return $rc
 }
 
 status=0
+interrupted=""
+trap 'interrupted=1' INT
 echo "stage 1: Spark tiers here; control-plane tiers in the background (their output follows)"
 run_group control-plane tests/chart tests/operator > "$work/control-plane.log" 2>&1 &
 control_plane=$!
@@ -51,8 +57,10 @@ run_group spark tests/unit tests/fuzz tests/integration tests/images tests/monit
 wait "$control_plane" || status=1
 echo "== control-plane tiers (chart, operator)"
 cat "$work/control-plane.log"
+if [ -n "$interrupted" ]; then echo "interrupted: e2e not run"; exit 130; fi
 echo "stage 2: e2e alone"
 run_group e2e tests/e2e || status=1
+if [ -n "$interrupted" ]; then echo "interrupted"; exit 130; fi
 
 coverage combine > /dev/null || status=1  # the .coverage.<group> files of the three runs
 coverage report --fail-under=85 | tail -n 3 || status=1
