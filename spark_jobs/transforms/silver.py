@@ -3,7 +3,8 @@
 Steps, all column expressions (no I/O): read the Confluent header (magic byte 0, 4-byte big-endian
 schema id), decode the body with `from_avro` in PERMISSIVE mode against the writer schema of that id
 (resolved to the current reader schema, so several writer versions decode to one shape), normalize
-to the V2 trade and validate. The first failing check names the DLQ error; a row whose checks are
+to the V2 trade and validate. A body must also be exactly the Avro encoding of what it decodes to
+(canonical_col), or it is a decode error. The first failing check names the DLQ error; a row whose checks are
 all NULL still has its V2 fields checked last, so nothing can slip through as neither valid nor bad.
 
 PERMISSIVE `from_avro` returns a non-null struct with every field null for corrupt bytes, so decode
@@ -25,7 +26,7 @@ from typing import Final
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
-from pyspark.sql.avro.functions import from_avro
+from pyspark.sql.avro.functions import from_avro, to_avro
 
 from spark_jobs import normalization as N
 from spark_jobs.avro_schemas import (
@@ -126,6 +127,41 @@ def decode_col(
     if decoded is None:
         return F.lit(None).cast(record_struct_type(json.loads(reader_json)))
     return decoded
+
+
+def written_cols(value: Column, schema_id: Column, writer_schemas: Mapping[int, str]) -> dict[str, Column]:
+    """Per writer schema id, the body decoded in the writer's own shape (for canonical_col): staged
+    as columns of their own, so each from_avro runs once per row however often it is read."""
+    body = value.substr(F.lit(HEADER_LENGTH + 1), F.length(value) - HEADER_LENGTH)
+    return {
+        f"_written_{known_id}": F.when(
+            schema_id == known_id, from_avro(body, writer_json, {"mode": "PERMISSIVE"})
+        )
+        for known_id, writer_json in sorted(writer_schemas.items())
+    }
+
+
+def canonical_col(value: Column, schema_id: Column, writer_schemas: Mapping[int, str]) -> Column:
+    """Whether the body is the Avro encoding of what it decodes to (written_cols' struct re-encoded
+    with its writer schema, byte for byte). Java's decoder reads a boolean byte other than 0 or 1 as
+    false (fastavro as true); the spec allows only 0 and 1, and a corrupt record must not become a
+    trade with the wrong side. NULL when the body does not decode at all (the decode check says so)."""
+    body = value.substr(F.lit(HEADER_LENGTH + 1), F.length(value) - HEADER_LENGTH)
+    canonical: Column | None = None
+    for known_id, writer_json in sorted(writer_schemas.items()):
+        written = F.col(f"_written_{known_id}")
+        required = [f["name"] for f in json.loads(writer_json)["fields"] if not isinstance(f["type"], list)]
+        # to_avro refuses a null in a non-null field: only a record that decoded is re-encoded.
+        decoded = functools.reduce(
+            operator.and_, [written[name].isNotNull() for name in required], F.lit(True)
+        )
+        branch = F.when(decoded, to_avro(written, writer_json) == body)
+        canonical = (
+            F.when(schema_id == known_id, branch)
+            if canonical is None
+            else canonical.when(schema_id == known_id, branch)
+        )
+    return F.lit(None).cast(T.BooleanType()) if canonical is None else canonical
 
 
 # --- per exchange: raw fields -> normalized parts ------------------------------------------------
@@ -240,6 +276,15 @@ def _checks(exchange: str, known_ids: list[int], max_age: timedelta) -> list[Che
             F.format_string(
                 "body of %d bytes does not decode with writer schema %d",
                 F.length("value") - HEADER_LENGTH,
+                c("_schema_id"),
+            ),
+        ),
+        Check(
+            DlqErrorType.AVRO_DECODE_ERROR,
+            ~F.coalesce(c("_canonical"), F.lit(True)),
+            F.format_string(
+                "body is not the Avro encoding of what it decodes to with writer schema %d"
+                " (e.g. a boolean byte other than 0 or 1)",
                 c("_schema_id"),
             ),
         ),
@@ -441,9 +486,13 @@ def classification(
     c = F.col
 
     header = {"_header_ok": header_is_valid_col(c("value")), "_schema_id": schema_id_col(c("value"))}
-    decoded = {"_raw": decode_col(c("value"), c("_schema_id"), writer_schemas, reader_json)}
+    decoded = {
+        "_raw": decode_col(c("value"), c("_schema_id"), writer_schemas, reader_json),
+        **written_cols(c("value"), c("_schema_id"), writer_schemas),
+    }
     parts = parts_of(c("_raw"))
     normalized = {
+        "_canonical": canonical_col(c("value"), c("_schema_id"), writer_schemas),
         "_symbol_text": parts.symbol_text,
         "_base": parts.base,
         "_quote": parts.quote,

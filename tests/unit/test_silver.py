@@ -136,6 +136,11 @@ def binance_cases() -> list[Case]:
 
     now_ms = micros_from_datetime(NOW) // 1000
     good_body = encode_confluent(1, w[1], trade())
+    # The maker flag's byte: where the frames of a taker sell and a taker buy differ.
+    taker_sell = trade(is_buyer_maker=True)
+    sell = encode_confluent(1, w[1], taker_sell)
+    buy = encode_confluent(1, w[1], dict(taker_sell, is_buyer_maker=False))
+    flag = next(i for i, (a, b) in enumerate(zip(sell, buy, strict=True)) if a != b)
     return [
         ok("btc_1"),
         ok("btc_2"),
@@ -172,6 +177,13 @@ def binance_cases() -> list[Case]:
         Case(
             "garbage_body",
             b"\x00\x00\x00\x00\x01" + b"\xff" * 20,
+            DlqErrorType.AVRO_DECODE_ERROR.value,
+            schema_id=1,
+        ),
+        # Avro writes a boolean as 0 or 1; Java's decoder would read 2 as false: a buy that was a sell.
+        Case(
+            "maker_flag_byte_2",
+            sell[:flag] + b"\x02" + sell[flag + 1 :],
             DlqErrorType.AVRO_DECODE_ERROR.value,
             schema_id=1,
         ),
@@ -321,6 +333,7 @@ def test_dlq_reasons_say_what_failed(binance):
     assert reasons["bad_magic_byte"] == "magic byte 0x01 is not 0x00"
     assert reasons["unknown_schema_id"] == "no writer schema for id 999"
     assert "does not decode with writer schema 1" in reasons["truncated_avro"]
+    assert "a boolean byte other than 0 or 1" in reasons["maker_flag_byte_2"]
     assert "'BTCXYZ'" in reasons["unknown_quote"]
     assert "EUR" in reasons["eur_quote"]
     assert all(reasons.values())
@@ -531,12 +544,14 @@ def test_age_and_future_checks_measure_from_the_kafka_timestamp_not_a_clock(spar
 
 def test_each_output_decodes_once_per_writer_schema(spark, binance):
     """The optimizer must not push the output filters into the classification: that inlines
-    from_avro into every check that reads a decoded field ("Code grows beyond 64 KB" and an OOM)."""
+    from_avro into every check that reads a decoded field ("Code grows beyond 64 KB" and an OOM).
+    Two per writer schema: the decode into the reader's shape, and the writer-shaped one the
+    canonical-encoding check re-encodes."""
     bronze = to_bronze(kafka_source_df(spark, [c.value for c in binance.cases]), now=NOW)
     writers = {i: json.dumps(s) for i, s in BINANCE_WRITERS.items()}
     for output in to_silver_and_dlq(bronze, "binance", writers, validated_at=NOW):
         plan = output._jdf.queryExecution().optimizedPlan().toString()
-        assert plan.count("from_avro(") == len(writers)
+        assert plan.count("from_avro(") == 2 * len(writers)
 
 
 def test_a_persisted_classification_splits_into_the_same_outputs(spark, binance):
