@@ -1,4 +1,5 @@
-"""Property-based fuzzing of Silver (Hypothesis, derandomized: the same cases every run).
+"""Property-based fuzzing of Silver (Hypothesis, derandomized; the records still vary with what ran
+before in the process, see generated_frames).
 
 Hypothesis generates Bronze values (tests/fixtures/fuzz_records.py: wire frames and Avro records
 around every field's edge, valid ones too) in plain Python; Spark's Silver classifies them in a few
