@@ -66,8 +66,14 @@ class KubeApi:
         return body
 
     def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        self.custom.patch_namespaced_custom_object_status(
-            n.GROUP, n.VERSION, namespace, n.PLURAL, name, {"status": status}
+        _write(
+            self.custom.patch_namespaced_custom_object_status,
+            n.GROUP,
+            n.VERSION,
+            namespace,
+            n.PLURAL,
+            name,
+            {"status": status},
         )
 
     # --- reading children ------------------------------------------------------------------------
@@ -146,7 +152,7 @@ class KubeApi:
     def ensure_config_map(self, config_map: dict[str, Any]) -> None:
         """Create it unless it exists; never overwrite (its data belongs to whoever writes it)."""
         namespace = config_map["metadata"]["namespace"]
-        self._create(lambda: self.core.create_namespaced_config_map(namespace, config_map))
+        self._create(self.core.create_namespaced_config_map, namespace, config_map)
 
     def disruption_budgets(self, namespace: str, pipeline: str) -> dict[str, dict[str, Any]]:
         """job -> the PodDisruptionBudget of its driver."""
@@ -161,11 +167,7 @@ class KubeApi:
 
     def create_disruption_budget(self, budget: dict[str, Any]) -> bool:
         namespace = budget["metadata"]["namespace"]
-        return self._create(
-            lambda: _json(
-                self.policy.create_namespaced_pod_disruption_budget(namespace, budget, _preload_content=False)
-            )
-        )
+        return self._create(self.policy.create_namespaced_pod_disruption_budget, namespace, budget)
 
     @staticmethod
     def _list(list_call: Any, namespace: str, selector: str) -> list[dict[str, Any]]:
@@ -179,15 +181,15 @@ class KubeApi:
 
     def create_pod(self, pod: dict[str, Any]) -> bool:
         """False when a pod of that name exists already (a crashed run created it)."""
-        return self._create(lambda: self.core.create_namespaced_pod(pod["metadata"]["namespace"], pod))
+        return self._create(self.core.create_namespaced_pod, pod["metadata"]["namespace"], pod)
 
     def delete_pod(self, namespace: str, name: str, force: bool = False) -> None:
         """``force``: grace period 0, the pod object goes at once (only for a pod whose node is gone)."""
         try:
             if force:
-                self.core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+                _write(self.core.delete_namespaced_pod, name, namespace, grace_period_seconds=0)
             else:
-                self.core.delete_namespaced_pod(name, namespace)
+                _write(self.core.delete_namespaced_pod, name, namespace)
         except ApiException as error:
             if error.status != NOT_FOUND:
                 raise
@@ -201,7 +203,7 @@ class KubeApi:
             "PodDisruptionBudget": self.policy.delete_namespaced_pod_disruption_budget,
         }[obj["kind"]]
         try:
-            delete(meta["name"], meta["namespace"])
+            _write(delete, meta["name"], meta["namespace"])
         except ApiException as error:
             if error.status != NOT_FOUND:
                 raise
@@ -212,11 +214,11 @@ class KubeApi:
             return False
         namespace, name = desired["metadata"]["namespace"], desired["metadata"]["name"]
         if existing is None:
-            if self._create(lambda: self.core.create_namespaced_config_map(namespace, desired)):
+            if self._create(self.core.create_namespaced_config_map, namespace, desired):
                 return True
             existing = _json(self.core.read_namespaced_config_map(name, namespace, _preload_content=False))
         body = _with_resource_version(desired, existing)
-        self.core.replace_namespaced_config_map(name, namespace, body)
+        _write(self.core.replace_namespaced_config_map, name, namespace, body)
         return True
 
     def sync_service(self, desired: dict[str, Any], existing: dict[str, Any] | None) -> bool:
@@ -224,12 +226,12 @@ class KubeApi:
             return False
         namespace, name = desired["metadata"]["namespace"], desired["metadata"]["name"]
         if existing is None:
-            if self._create(lambda: self.core.create_namespaced_service(namespace, desired)):
+            if self._create(self.core.create_namespaced_service, namespace, desired):
                 return True
             existing = _json(self.core.read_namespaced_service(name, namespace, _preload_content=False))
         body = _with_resource_version(desired, existing)
         body["spec"]["clusterIP"] = existing["spec"].get("clusterIP")  # immutable
-        self.core.replace_namespaced_service(name, namespace, body)
+        _write(self.core.replace_namespaced_service, name, namespace, body)
         return True
 
     def sync_deployment(self, desired: dict[str, Any], existing: dict[str, Any] | None) -> bool:
@@ -238,10 +240,15 @@ class KubeApi:
             return False
         namespace, name = desired["metadata"]["namespace"], desired["metadata"]["name"]
         if existing is None:
-            if self._create(lambda: self.apps.create_namespaced_deployment(namespace, desired)):
+            if self._create(self.apps.create_namespaced_deployment, namespace, desired):
                 return True
             existing = _json(self.apps.read_namespaced_deployment(name, namespace, _preload_content=False))
-        self.apps.replace_namespaced_deployment(name, namespace, _with_resource_version(desired, existing))
+        _write(
+            self.apps.replace_namespaced_deployment,
+            name,
+            namespace,
+            _with_resource_version(desired, existing),
+        )
         return True
 
     def ensure_owned(self, objects: list[dict[str, Any]]) -> bool:
@@ -256,14 +263,14 @@ class KubeApi:
         kind, meta = want["kind"], want["metadata"]
         namespace, name = meta["namespace"], meta["name"]
         create, read, patch, delete = self._ops(kind)
-        if self._create(lambda: create(namespace, want)):
+        if self._create(create, namespace, want):
             return True
         current = _json(read(name, namespace, _preload_content=False))
         if current["metadata"].get("deletionTimestamp"):
             return False
         if kind == "RoleBinding" and current.get("roleRef") != want["roleRef"]:
-            delete(name, namespace)  # roleRef is immutable: an earlier version bound a Role
-            return self._create(lambda: create(namespace, want))
+            _write(delete, name, namespace)  # roleRef is immutable: an earlier version bound a Role
+            return self._create(create, namespace, want)
         operations = []
         if not owned_by(current, meta["ownerReferences"][0]["uid"]):
             operations.append(
@@ -273,7 +280,7 @@ class KubeApi:
             if field_name in want and current.get(field_name) != want[field_name]:
                 operations.append({"op": "add", "path": f"/{field_name}", "value": want[field_name]})
         if operations:
-            patch(name, namespace, operations)
+            _write(patch, name, namespace, operations)
             log.info("re-owned or repaired %s %s", kind, name, extra={"namespace": namespace})
         return True
 
@@ -283,7 +290,7 @@ class KubeApi:
         _, _, patch, _ = self._ops(obj["kind"])
         operations = [{"op": "add", "path": "/metadata/ownerReferences", "value": [owner]}]
         try:
-            patch(meta["name"], meta["namespace"], operations)
+            _write(patch, meta["name"], meta["namespace"], operations)
         except ApiException as error:
             if error.status != NOT_FOUND:
                 raise
@@ -345,9 +352,10 @@ class KubeApi:
         }[kind]
 
     @staticmethod
-    def _create(call: Any) -> bool:
+    def _create(call: Any, *args: Any) -> bool:
+        """True when created; False when an object of that name exists already (409)."""
         try:
-            call()
+            _write(call, *args)
         except ApiException as error:
             if error.status == CONFLICT:
                 return False
@@ -402,6 +410,13 @@ def named(items: list[dict[str, Any]], name: str, kind: str) -> dict[str, Any] |
 def _component(obj: dict[str, Any]) -> str | None:
     labels: dict[str, str] = obj["metadata"].get("labels") or {}
     return labels.get(n.LABEL_COMPONENT)
+
+
+def _write(call: Any, *args: Any, **kwargs: Any) -> None:
+    """A create, replace, patch or delete whose response body (the object as stored) is not used: read
+    as bytes and dropped, never decoded into the client's model classes (for a pod that decoding cost
+    more client time than the request itself). Errors still raise ApiException."""
+    call(*args, **kwargs, _preload_content=False).read()
 
 
 def _json(response: Any) -> Any:
