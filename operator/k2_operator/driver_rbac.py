@@ -106,3 +106,14 @@ def build_role_binding(ref: PipelineRef, cluster_role: str | None = None) -> dic
         },
         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ref.namespace}],
     }
+
+
+def build_driver_identity(ref: PipelineRef) -> list[dict[str, Any]]:
+    """What a driver pod needs before it is created: its ServiceAccount, the RoleBinding to the drivers'
+    ClusterRole, and the Role and RoleBinding for its progress annotation."""
+    return [
+        build_service_account(ref),
+        build_role_binding(ref),
+        build_progress_role(ref),
+        build_progress_role_binding(ref),
+    ]

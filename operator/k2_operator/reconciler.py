@@ -118,8 +118,11 @@ class Reconciler:
             desired = desired_pipeline(ref, PipelineSpec.from_cr_spec(body.get("spec") or {}))
         except (PipelineSpecError, ValueError) as error:
             return self._invalid(ref, meta, old_status, str(error))
-        self._ensure_rbac(ref)
         now = self.clock()
+        rbac_due = self._rbac_due(ref.uid, now)
+        # The drivers' identity first (a pod naming a missing ServiceAccount is refused); the quality
+        # process's comes after the drivers, before its own Deployment.
+        rbac_complete = not rbac_due or self.api.ensure_owned(driver_rbac.build_driver_identity(ref))
         planned = {job: want.inputs.plan.executor_instances for job, want in desired.jobs.items()}
         owner = ref.owner_reference()
         # One list per kind: drivers with executors, job ConfigMaps with the quality report, feed
@@ -139,8 +142,13 @@ class Reconciler:
         )
         self._adopt(ref, observed)
         records, outcome = self._decide_and_act(desired, observed, old_status, now)
+        self._sync_services(desired, observed)
         self._sync_feeds(desired, observed)
         self._sync_disruption_budgets(desired)
+        if rbac_due:
+            quality_identity = [*build_quality_rbac(ref), build_report_config_map(ref)]
+            if self.api.ensure_owned(quality_identity) and rbac_complete:
+                self._rbac_ensured[ref.uid] = now
         self._sync_quality(desired, observed.quality)
         self._remove_unwanted(desired, observed)
         status = self._status(desired, records, meta.get("generation", 0), old_status, now)
@@ -163,7 +171,7 @@ class Reconciler:
         self, desired: DesiredPipeline, observed: Observed, old_status: dict[str, Any], now: float
     ) -> tuple[dict[str, JobRecord], Outcome]:
         ref = desired.ref
-        pods, config_maps, services = observed.pods, observed.config_maps, observed.services
+        pods, config_maps = observed.pods, observed.config_maps
         old_jobs: dict[str, Any] = old_status.get("jobs") or {}
         records: dict[str, JobRecord] = {}
         outcome = Outcome(phase="")
@@ -171,8 +179,8 @@ class Reconciler:
         #: jobs (in JOBS order: Bronze, Silver, Gold) not yet settled on their desired spec -> layer
         unsettled: dict[str, str] = {}
         for job, want in desired.jobs.items():
+            # Before the pod: a new driver must mount this spec's configuration, never the last one's.
             self.api.sync_config_map(want.config_map, config_maps.get(job))
-            self.api.sync_service(want.service, services.get(job))
             layer = want.inputs.job_config.layer
             decision = decide_job(
                 JobSituation(
@@ -218,6 +226,13 @@ class Reconciler:
             outcome.jobs.append(job)
             outcome.events.extend(decision.events)
         return records, outcome
+
+    def _sync_services(self, desired: DesiredPipeline, observed: Observed) -> None:
+        """The drivers' headless Services, after their pods (as spark-submit orders them): executors
+        resolve a driver through its Service only once the driver's JVM is up and asks for them, so a
+        new pipeline's five pods need not wait behind five more requests."""
+        for job, want in desired.jobs.items():
+            self.api.sync_service(want.service, observed.services.get(job))
 
     def _with_node_states(self, pods: dict[str, ObservedDriver]) -> dict[str, ObservedDriver]:
         """A driver that is not Running and Ready (or is Terminating) gets its node's state: a NotReady
@@ -284,7 +299,7 @@ class Reconciler:
 
     def _sync_quality(self, desired: DesiredPipeline, existing: dict[str, Any] | None) -> None:
         """The quality process: its Deployment follows the spec; its identity and report ConfigMap
-        are created once per pipeline (with the drivers' RBAC, see _ensure_rbac)."""
+        are created once per pipeline (see _rbac_due)."""
         ref = desired.ref
         if existing is not None and not owned_by(existing, ref.uid):
             self.api.adopt(existing, ref.owner_reference())
@@ -302,26 +317,12 @@ class Reconciler:
                 if not meta.get("deletionTimestamp") and not owned_by(child, ref.uid):
                     self.api.adopt(child, owner)
 
-    def _ensure_rbac(self, ref: PipelineRef) -> None:
-        """The drivers' ServiceAccount and RoleBinding (to the drivers' ClusterRole), the quality
-        process's identity (it may get and update its report ConfigMap, nothing else) and that
-        ConfigMap: checked once per pipeline uid and RBAC_RECHECK_SECONDS, not on every reconciliation."""
-        checked = self._rbac_ensured.get(ref.uid)
-        if checked is not None and self.clock() - checked < RBAC_RECHECK_SECONDS:
-            return
-        complete = self.api.ensure_owned(
-            [
-                driver_rbac.build_service_account(ref),
-                driver_rbac.build_role_binding(ref),
-                # The drivers' progress annotation: patch on this pipeline's driver pods, by name.
-                driver_rbac.build_progress_role(ref),
-                driver_rbac.build_progress_role_binding(ref),
-                *build_quality_rbac(ref),
-                build_report_config_map(ref),
-            ]
-        )
-        if complete:
-            self._rbac_ensured[ref.uid] = self.clock()
+    def _rbac_due(self, uid: str, now: float) -> bool:
+        """The drivers' ServiceAccount and RoleBindings, the quality process's identity (it may get and
+        update its report ConfigMap, nothing else) and that ConfigMap are checked once per pipeline uid
+        and RBAC_RECHECK_SECONDS, not on every reconciliation."""
+        checked = self._rbac_ensured.get(uid)
+        return checked is None or now - checked >= RBAC_RECHECK_SECONDS
 
     def _status(
         self,
