@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         from spark_jobs.local.summary import collect_summary, print_summary
 
         assert pipeline.spark is not None
-        print_summary(collect_summary(pipeline.spark, pipeline, memory), data_dir, console)
+        print_summary(collect_summary(pipeline.spark, pipeline, memory), data_dir, console, drained)
         failed = pipeline.failed_jobs()
         if failed:
             status = 1
