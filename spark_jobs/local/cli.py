@@ -126,20 +126,16 @@ def run(args: argparse.Namespace) -> int:
     pipeline = LocalPipeline(settings)
     status = 0
     try:
-        with console.status("starting Kafka, the schema registry and Spark side by side..."):
-            pipeline.launch_servers()
-            pipeline.start_spark()
+        with console.status("starting Kafka and the schema registry..."):
             pipeline.start_infrastructure()
         console.print(
             f"kafka {pipeline.broker.bootstrap_servers if pipeline.broker else '?'}, registry "
             f"{pipeline.registry.url if pipeline.registry else '?'}, "
             f"bad records injected: {sum(pipeline.injected.values())}"
         )
-        # The feed before the queries: Bronze's first batch, which runs as its query starts, then
-        # already holds trades instead of waiting a whole Bronze trigger for them.
-        pipeline.start_feed(None)
-        with console.status("starting the five queries (one Spark application)..."):
+        with console.status("starting Spark (one application, five queries)..."):
             pipeline.start_spark_jobs()
+        pipeline.start_feed(None)
         pipeline.start_quality()
         console.print("metrics: " + ", ".join(f"{j.config.job_name}:{j.metrics_port}" for j in pipeline.jobs))
         status = _watch(pipeline, console, args.duration)

@@ -1,5 +1,5 @@
-"""The local pipeline's moving parts, started in order: the broker's, the registry's and Spark's JVMs
-side by side (none needs another to boot) -> topics, schemas, bad records -> feed -> the five queries."""
+"""The local pipeline's moving parts, started and stopped in order:
+broker -> registry (+ schemas) -> topics -> bad records -> feed -> Spark with the five jobs."""
 
 from __future__ import annotations
 
@@ -91,28 +91,14 @@ class LocalPipeline:
         return self.data_dir / "tables"
 
     # --- start ---------------------------------------------------------------------------------
-    def launch_servers(self) -> None:
-        """Start the broker's and the registry's JVMs without waiting for them, so that they boot
-        while Spark's does (start_spark): on two cores that takes ~20 s off the start."""
-        ports = self.settings.ports
-        self.broker = KafkaBroker(self.data_dir / "kafka", ports.kafka, ports.kafka_controller)
-        self.broker.start(wait=False)
-        self.registry = SchemaRegistry(self.data_dir / "registry", ports.registry, ports.registry_management)
-        self.registry.start(wait=False)
-
     def start_infrastructure(self) -> None:
-        """Wait for the broker and the registry (launched here unless launch_servers did), then
-        create the topics, register the trade schemas and inject the bad records."""
-        if self.broker is None or self.registry is None:
-            self.launch_servers()
-        assert self.broker is not None and self.registry is not None
-        self.broker.wait_ready()
-        self.broker.create_topics(
-            with_rejected_topics(RAW_TOPICS.values()), partitions=self.settings.partitions
-        )
-        self.registry.wait_ready()
+        s, ports = self.settings, self.settings.ports
+        self.broker = KafkaBroker(self.data_dir / "kafka", ports.kafka, ports.kafka_controller).start()
+        self.broker.create_topics(with_rejected_topics(RAW_TOPICS.values()), partitions=s.partitions)
+        self.registry = SchemaRegistry(
+            self.data_dir / "registry", ports.registry, ports.registry_management
+        ).start()
         ids = register_trade_schemas(self.registry.url)
-        s = self.settings
         if s.inject_bad_records:
             binance_id = ids[value_subject(RAW_TOPICS["binance"])]
             self.injected = inject_bad_records(self.broker.bootstrap_servers, binance_id, self.data_dir)
@@ -191,10 +177,10 @@ class LocalPipeline:
         otherwise every replayed trade would land in the DLQ as timestamp_out_of_range."""
         return REPLAY_MAX_TRADE_AGE if self.settings.source == "replay" else DEFAULT_MAX_TRADE_AGE
 
-    def start_spark(self) -> None:
-        """Spark's session (its JVM and the Delta and Kafka jars); it needs neither server to boot."""
+    def start_spark_jobs(self) -> None:
+        configs = self.job_configs()
         extra = {
-            **session_conf(self.job_configs()[0]),
+            **session_conf(configs[0]),
             "spark.scheduler.mode": "FAIR",
             "spark.ui.enabled": "true",
             "spark.ui.port": str(self.settings.ports.spark_ui),
@@ -205,12 +191,7 @@ class LocalPipeline:
             "k2-local", master="local[2]", driver_memory=self.settings.driver_memory, extra_conf=extra
         )
         self.spark.sparkContext.setLogLevel("ERROR")
-
-    def start_spark_jobs(self) -> None:
-        if self.spark is None:
-            self.start_spark()
-        assert self.spark is not None
-        self.jobs = start_jobs(self.spark, self.job_configs())
+        self.jobs = start_jobs(self.spark, configs)
 
     def start_quality(self, metrics_port: int | None = None) -> None:
         """The data-quality checks on their schedule, in a thread of this Spark application (its own
