@@ -7,9 +7,8 @@
 #
 # With no arguments the tiers run in two stages:
 #   1. side by side: the Spark tiers (unit, fuzz, integration, images, monitoring: CPU-bound JVMs) and
-#      the control-plane tiers (chart, operator: mostly waiting on the API server and the operator;
-#      then the `k2 local` entrypoint test), each pytest with its own services, temp folder and
-#      coverage file;
+#      the control-plane tiers (chart, operator: mostly waiting on the API server and the operator),
+#      each pytest with its own services, temp folder and coverage file;
 #   2. e2e alone: ten JVMs on one 2-core node; its deadlines assume nothing else competes.
 # Coverage is combined over all three runs. Arguments (`make test ARGS="tests/operator -k nonce"`)
 # run one plain pytest instead.
@@ -50,13 +49,10 @@ run_group() {
 
 status=0
 echo "stage 1: Spark tiers here; control-plane tiers in the background (their output follows)"
-# `k2 local` through its entrypoint (its own broker, registry and Spark, ~4 min) runs last in the
-# control-plane group, after the operator tests: that group ends ~15 min before the Spark group does.
-local_cli=tests/integration/test_local_cli.py
-run_group control-plane tests/chart tests/operator "$local_cli" > "$work/control-plane.log" 2>&1 &
+run_group control-plane tests/chart tests/operator > "$work/control-plane.log" 2>&1 &
 control_plane=$!
 spark=0 cp=0
-run_group spark tests/unit tests/fuzz tests/integration tests/images tests/monitoring --ignore="$local_cli" || spark=$?
+run_group spark tests/unit tests/fuzz tests/integration tests/images tests/monitoring || spark=$?
 wait "$control_plane" || cp=$?
 echo "== control-plane tiers (chart, operator)"
 cat "$work/control-plane.log"
