@@ -6,7 +6,8 @@
 # (K2_E2E_CLUSTER=kind uses kind instead). performance is `make bench`.
 #
 # With no arguments the tiers run in two stages:
-#   1. side by side: the Spark tiers (unit, fuzz, integration, images, monitoring: CPU-bound JVMs) and
+#   1. side by side: the Spark tiers (unit, fuzz, integration, images, monitoring: CPU-bound JVMs, then
+#      tests/local, `k2 local` through its entrypoint, last, when the other group has long ended) and
 #      the control-plane tiers (chart, operator: mostly waiting on the API server and the operator),
 #      each pytest with its own services, temp folder and coverage file;
 #   2. e2e alone: ten JVMs on one 2-core node; its deadlines assume nothing else competes.
@@ -52,7 +53,7 @@ echo "stage 1: Spark tiers here; control-plane tiers in the background (their ou
 run_group control-plane tests/chart tests/operator > "$work/control-plane.log" 2>&1 &
 control_plane=$!
 spark=0 cp=0
-run_group spark tests/unit tests/fuzz tests/integration tests/images tests/monitoring || spark=$?
+run_group spark tests/unit tests/fuzz tests/integration tests/images tests/monitoring tests/local || spark=$?
 wait "$control_plane" || cp=$?
 echo "== control-plane tiers (chart, operator)"
 cat "$work/control-plane.log"
