@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Pipeline benchmark (not part of the test run). Prints one table; keep its format stable.
 
-(a) Bronze ingest rate vs Kafka's own ConsumerPerformance (and vs Spark's Kafka source into `noop`)
-    on the same topic, same broker, same run.
+(a) Bronze ingest rate vs Kafka's own ConsumerPerformance and vs Spark's Kafka source into `noop`, into
+    plain Parquet and into Delta's own sink, on the same topic, same broker, same run, interleaved.
 (b) End-to-end latency (trade time -> Silver, -> Gold commit) p50/p99 at fixed offered rates (default
     100, 2,500 and 5,000 trades/s in total, half per exchange) with `k2 local`'s triggers, all five jobs in
     one Spark application as `k2 local` runs them; whether the rate was sustained.
@@ -217,29 +217,35 @@ def bronze_pass(spark: Any, config: JobConfig, records: int) -> tuple[float, flo
     return records / wall, records / processing, len(batches)
 
 
-def noop_pass(spark: Any, config: JobConfig, records: int) -> float:
-    """Records/s of the same Kafka source and Bronze projection into Spark's `noop` sink: what Spark
-    reaches before any Parquet or Delta work (splits the Bronze/ConsumerPerformance gap in two)."""
+def sink_pass(spark: Any, config: JobConfig, records: int, sink: str) -> float:
+    """Records/s of the same Kafka source and Bronze projection into Spark's `noop` sink (what Spark
+    reaches before any Parquet or Delta work), its plain `parquet` file sink or Delta's own sink, both
+    partitioned like Bronze (what the file format costs, and what Delta adds to it): they split
+    Bronze's gap to ConsumerPerformance."""
     from spark_jobs.jobs.stream_options import kafka_source_options
+    from spark_jobs.jobs.table_schemas import BRONZE_PARTITION_COLUMNS
     from spark_jobs.transforms.bronze import to_bronze
 
     source = spark.readStream.format("kafka").options(**kafka_source_options(config)).load()
     started = time.monotonic()
-    query = (
-        to_bronze(source).writeStream.format("noop")
-        .option("checkpointLocation", config.checkpoint_uri).trigger(availableNow=True).start()
-    )  # fmt: skip
+    writer = to_bronze(source).writeStream.format(sink).option("checkpointLocation", config.checkpoint_uri)
+    if sink in ("parquet", "delta"):
+        files = config.checkpoint_uri + "-files"
+        writer = writer.partitionBy(*BRONZE_PARTITION_COLUMNS).option("path", files)
+    query = writer.trigger(availableNow=True).start()
     query.awaitTermination()
     rate = records / (time.monotonic() - started)
-    print(f"  noop pass: {rate:,.0f} rec/s wall", flush=True)
+    print(f"  {sink} pass: {rate:,.0f} rec/s wall", flush=True)
     return rate
 
 
 def bench_bronze_ingest(spark: Any, broker: KafkaBroker, registry: SchemaRegistry, work: Path,
                         records: int, warmup_passes: int, passes: int) -> None:  # fmt: skip
-    """Bronze reads the same topic `warmup_passes + passes` times into fresh tables. A Bronze job runs
-    for days, so its steady state is a JIT-compiled JVM: the first passes (the first one is reported)
-    warm it up, the median of the rest is compared with the median of as many ConsumerPerformance runs."""
+    """Bronze and Spark's Kafka source into three plain sinks (`noop`, `parquet`, `delta`) each read the
+    same topic `warmup_passes + passes` times into fresh tables, interleaved round by round so that a
+    slower minute of the machine and the JIT's warm-up hit all four alike. A Bronze job runs for days,
+    so its steady state is a JIT-compiled JVM: the first rounds (Bronze's first pass is reported) warm
+    it up; the medians of the rest are compared with each other and with as many ConsumerPerformance runs."""
     topic = f"{raw_topic('binance')}.bench-ingest"
     broker.create_topics(with_rejected_topics([topic]), partitions=3)
     stats = run_feed(["binance"], "synthetic", 0, None, broker.bootstrap_servers, registry.url,
@@ -247,16 +253,21 @@ def bench_bronze_ingest(spark: Any, broker: KafkaBroker, registry: SchemaRegistr
     print(f"(a) filled {topic} with {stats.produced} trades in {stats.elapsed_seconds:.1f} s")
     kafka = [consumer_performance(broker.bootstrap_servers, topic, records) for _ in range(passes)]
     results = []
+    sink_rates: dict[str, list[float]] = {"noop": [], "parquet": [], "delta": []}
     for n in range(warmup_passes + passes):
         config = config_for("bronze", "binance", broker, registry, work / "ingest" / str(n),
                             {"binance": topic}, trigger_interval="availableNow")  # fmt: skip
         results.append(bronze_pass(spark, config, records))
+        for sink, rates in sink_rates.items():
+            folder = work / sink / str(n)
+            config = config_for("bronze", "binance", broker, registry, folder, {"binance": topic})
+            rate = sink_pass(spark, config, records, sink)
+            if n >= warmup_passes:
+                rates.append(rate)
     measured = results[warmup_passes:]
-    noop_configs = [
-        config_for("bronze", "binance", broker, registry, work / "noop" / str(n), {"binance": topic})
-        for n in range(passes)
-    ]
-    noop = statistics.median(noop_pass(spark, config, records) for config in noop_configs)
+    noop = statistics.median(sink_rates["noop"])
+    parquet = statistics.median(sink_rates["parquet"])
+    delta = statistics.median(sink_rates["delta"])
     kafka_rate = statistics.median(k[0] for k in kafka)
     kafka_fetch_rate = statistics.median(k[1] for k in kafka)
     wall = statistics.median(r[0] for r in measured)
@@ -273,6 +284,12 @@ def bench_bronze_ingest(spark: Any, broker: KafkaBroker, registry: SchemaRegistr
     report("a.spark_kafka_to_noop_records_per_s_wall", noop)
     report("a.ratio_spark_noop_vs_consumer_performance", noop / kafka_rate)
     report("a.ratio_bronze_wall_vs_spark_noop", wall / noop)
+    report("a.spark_kafka_to_parquet_records_per_s_wall", parquet)
+    report("a.ratio_spark_parquet_vs_spark_noop", parquet / noop)
+    report("a.ratio_bronze_wall_vs_spark_parquet", wall / parquet)
+    report("a.spark_kafka_to_delta_records_per_s_wall", delta)
+    report("a.ratio_spark_delta_vs_spark_parquet", delta / parquet)
+    report("a.ratio_bronze_wall_vs_spark_delta", wall / delta)
     report("a.bronze_batches_per_pass", measured[-1][2])
     report("a.passes_warmup_measured", f"{warmup_passes}+{passes}")
 
