@@ -9,7 +9,8 @@
 (c) Gold's dedup state (rows and bytes) sampled through the run: bounded by the watermark, it must
     stay flat once the run is longer than twice the watermark.
 (f) Seconds from starting `k2 local` (synthetic feed, fresh data folder, warm caches) to the first
-    row in Bronze, Silver and Gold.
+    row in Bronze, Silver and Gold, with the JVMs' class-data archives (the default) and without,
+    interleaved round by round.
 (p) Where a micro-batch's seconds go, per job, at the lowest rate of (b) (default 100 trades/s):
     medians of Spark's StreamingQueryProgress durationMs (addBatch, commitOffsets, getBatch,
     latestOffset, queryPlanning, walCommit, triggerExecution) over the batches that read rows, the
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -51,6 +53,8 @@ from spark_jobs.contracts import (
 )
 from spark_jobs.feeds import run_feed
 from spark_jobs.job_config import JobConfig
+from spark_jobs.local_infra.class_archive import DEFAULT_CACHE_DIR as ARCHIVE_DIR
+from spark_jobs.local_infra.class_archive import SWITCH_ENV
 from spark_jobs.local_infra.installs import kafka_home
 from spark_jobs.local_infra.java import default_java
 from spark_jobs.local_infra.kafka_broker import KafkaBroker
@@ -136,9 +140,9 @@ def first_commit_with_rows(table_dir: Path) -> bool:
     return False
 
 
-def bench_first_gold(work: Path, timeout: float) -> None:
-    """(f): `k2 local --source synthetic --fresh` as a user starts it; seconds until the first row
-    lands in Bronze, Silver and Gold (a Delta commit that adds a file), then Ctrl-C (SIGINT)."""
+def first_rows(work: Path, timeout: float, env: dict[str, str]) -> dict[str, float]:
+    """One `k2 local --source synthetic --fresh` as a user starts it: seconds until the first row lands in
+    Bronze, Silver and Gold (a Delta commit that adds a file), then Ctrl-C (SIGINT)."""
     data_dir = work / "first-gold"
     tables = data_dir / "tables"
     watched = {
@@ -146,13 +150,14 @@ def bench_first_gold(work: Path, timeout: float) -> None:
         "silver": tables / silver_table("binance"),
         "gold": tables / GOLD_TABLE,
     }
+    shutil.rmtree(data_dir, ignore_errors=True)  # an earlier round's tables must not count
     k2 = Path(sys.executable).parent / "k2"
     command = [str(k2), "local", "--source", "synthetic", "--fresh", "--data-dir", str(data_dir),
                "--duration", str(timeout), "--drain-timeout", "30"]  # fmt: skip
-    output = (work / "first-gold.log").open("wb")
+    output = (work / "first-gold.log").open("ab")
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                               start_new_session=True)  # fmt: skip
+                               start_new_session=True, env={**os.environ, **env})  # fmt: skip
     seen: dict[str, float] = {}
     try:
         while len(seen) < len(watched) and time.monotonic() - started < timeout and process.poll() is None:
@@ -164,13 +169,40 @@ def bench_first_gold(work: Path, timeout: float) -> None:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
             try:
-                process.wait(180)
+                process.wait(240)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)  # its own session: only what this bench started
                 process.wait(30)
-    for layer in watched:
-        value = seen.get(layer)
-        report(f"f.first_{layer}_row_seconds", round(value, 1) if value is not None else f">{timeout:.0f}")
+    return seen
+
+
+def bench_first_gold(work: Path, timeout: float, rounds: int) -> None:
+    """(f): first rows with the JVMs' class-data archives (as `k2 local` starts by default) and without
+    (K2_CLASS_ARCHIVES=off), interleaved round by round. A run that had to write the archives first (a
+    cold cache) is reported on its own row, not in the medians."""
+    results: dict[str, list[dict[str, float]]] = {"": [], "_no_class_archives": []}
+    for round_index in range(rounds):
+        modes = ["", "_no_class_archives"] if round_index % 2 == 0 else ["_no_class_archives", ""]
+        for mode in modes:
+            before = sorted(ARCHIVE_DIR.glob("*.jsa")) if ARCHIVE_DIR.is_dir() else []
+            seen = first_rows(work, timeout, {SWITCH_ENV: "off"} if mode else {})
+            wrote = not mode and sorted(ARCHIVE_DIR.glob("*.jsa")) != before
+            label = f"round {round_index + 1}{mode or ' (class archives)'}{' wrote them' if wrote else ''}"
+            print(f"  {label}: " + ", ".join(f"{k} {v:.1f} s" for k, v in seen.items()), flush=True)
+            if wrote:
+                report("f.first_gold_row_seconds_writing_archives", round(seen.get("gold", timeout), 1))
+                seen = first_rows(work, timeout, {})  # the round's measurement, now with the archives
+            results[mode].append(seen)
+    for mode, runs in results.items():
+        for layer in ("bronze", "silver", "gold"):
+            values = [run[layer] for run in runs if layer in run]
+            value = round(statistics.median(values), 1) if len(values) == len(runs) else f">{timeout:.0f}"
+            report(f"f.first_{layer}_row_seconds{mode}", value)
+    gold = {mode: [run.get("gold", timeout) for run in runs] for mode, runs in results.items()}
+    report(
+        "f.ratio_first_gold_archives_vs_none",
+        statistics.median(gold[""]) / statistics.median(gold["_no_class_archives"]),
+    )
 
 
 def consumer_performance(bootstrap_servers: str, topic: str, records: int) -> tuple[float, float]:
@@ -443,6 +475,8 @@ def main() -> int:
     parser.add_argument("--skip-ingest", action="store_true", help="skip (a)")
     parser.add_argument("--skip-first-gold", action="store_true", help="skip (f)")
     parser.add_argument("--first-gold-timeout", type=float, default=300, help="(f) seconds to wait at most")
+    parser.add_argument("--first-gold-rounds", type=int, default=2,
+                        help="(f) rounds, each one run with class archives and one without")  # fmt: skip
     parser.add_argument("--trigger", help='(b) not the defaults: "2 seconds" or "bronze=1 second,gold=..."')
     parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
                         help="extra Spark setting for (a, b): weigh an option")  # fmt: skip
@@ -464,7 +498,7 @@ def main() -> int:
         if not args.skip_first_gold:
             print("(f) k2 local --source synthetic --fresh: seconds to the first row per layer")
             report_load("f", "start")
-            bench_first_gold(work, args.first_gold_timeout)
+            bench_first_gold(work, args.first_gold_timeout, args.first_gold_rounds)
             report_load("f", "end")
         broker = KafkaBroker(work / "kafka", port=free_port(), controller_port=free_port(), heap="1g").start()
         registry = SchemaRegistry(work / "registry", port=free_port(), management_port=free_port()).start()

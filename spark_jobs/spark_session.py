@@ -16,8 +16,10 @@ import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pyspark
+from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
 from spark_jobs.jvm_options import with_jvm_options
@@ -133,3 +135,19 @@ def build_spark_session(
     for key, value in conf.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def end_driver_jvm(gateway: Any, timeout: float) -> bool:
+    """End the driver JVM pyspark started (after ``SparkSession.stop()``): it exits when its standard
+    input closes. True if it exited by itself with status 0 within ``timeout`` seconds."""
+    process = getattr(gateway, "proc", None)
+    if process is None or process.stdin is None:
+        return False
+    gateway.shutdown()
+    SparkContext._gateway = None  # a later session must start a JVM of its own
+    SparkContext._jvm = None
+    process.stdin.close()
+    try:
+        return bool(process.wait(timeout) == 0)
+    except subprocess.TimeoutExpired:
+        return False

@@ -20,12 +20,15 @@ from pyspark.sql import SparkSession
 from spark_jobs.contracts import JOBS, RAW_TOPICS, value_subject, with_rejected_topics
 from spark_jobs.job_config import DEFAULT_MAX_TRADE_AGE, REPLAY_MAX_TRADE_AGE, JobConfig
 from spark_jobs.jobs.runner import RunningJob, session_conf, start_jobs
+from spark_jobs.jvm_options import JVM_OPTIONS
 from spark_jobs.local.bad_records import inject_bad_records
 from spark_jobs.local.ports import LocalPorts
+from spark_jobs.local_infra.class_archive import WRITE_SECONDS, ClassArchive
+from spark_jobs.local_infra.java import default_java
 from spark_jobs.local_infra.kafka_broker import KafkaBroker
 from spark_jobs.local_infra.schema_registry import SchemaRegistry, register_trade_schemas
 from spark_jobs.quality.runner import QualityRunner, QualitySettings
-from spark_jobs.spark_session import build_spark_session
+from spark_jobs.spark_session import build_spark_session, end_driver_jvm, pyspark_jars_dir, spark_jars
 
 log = logging.getLogger("k2.local")
 
@@ -81,6 +84,8 @@ class LocalPipeline:
     quality: QualityRunner | None = None
     quality_stop: threading.Event = field(default_factory=threading.Event)
     quality_thread: threading.Thread | None = None
+    #: The Spark driver JVM's class-data archive (None when K2_CLASS_ARCHIVES=off).
+    driver_archive: ClassArchive | None = None
     started_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -93,10 +98,12 @@ class LocalPipeline:
     # --- start ---------------------------------------------------------------------------------
     def start_infrastructure(self) -> None:
         s, ports = self.settings, self.settings.ports
-        self.broker = KafkaBroker(self.data_dir / "kafka", ports.kafka, ports.kafka_controller).start()
+        self.broker = KafkaBroker(
+            self.data_dir / "kafka", ports.kafka, ports.kafka_controller, class_archive=True
+        ).start()
         self.broker.create_topics(with_rejected_topics(RAW_TOPICS.values()), partitions=s.partitions)
         self.registry = SchemaRegistry(
-            self.data_dir / "registry", ports.registry, ports.registry_management
+            self.data_dir / "registry", ports.registry, ports.registry_management, class_archive=True
         ).start()
         ids = register_trade_schemas(self.registry.url)
         if s.inject_bad_records:
@@ -187,6 +194,11 @@ class LocalPipeline:
             # Five queries' state stores and Delta logs in one JVM: keep the driver lean but not starved.
             "spark.sql.streaming.minBatchesToRetain": "20",
         }
+        self.driver_archive = ClassArchive.for_jvm(
+            "spark-driver", default_java(17), [pyspark_jars_dir() / "*", *spark_jars()], [JVM_OPTIONS]
+        )
+        if self.driver_archive is not None:
+            extra["spark.driver.extraJavaOptions"] = " ".join(self.driver_archive.java_options())
         self.spark = build_spark_session(
             "k2-local", master="local[2]", driver_memory=self.settings.driver_memory, extra_conf=extra
         )
@@ -291,8 +303,13 @@ class LocalPipeline:
         self.stop_feed()
         self.stop_jobs()
         if self.spark is not None:
+            gateway = self.spark.sparkContext._gateway
             self.spark.stop()
             self.spark = None
+            if self.driver_archive is not None and not self.driver_archive.exists:
+                # The driver JVM writes its archive as it exits, which it otherwise does only after
+                # this process has: end it now, so that the archive is whole before it is adopted.
+                self.driver_archive.adopt(exited_by_itself=end_driver_jvm(gateway, WRITE_SECONDS + 30))
         if self.registry is not None:
             self.registry.stop()
         if self.broker is not None:

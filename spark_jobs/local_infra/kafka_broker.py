@@ -22,6 +22,7 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from spark_jobs.local_infra.class_archive import ClassArchive, stop_with_archive
 from spark_jobs.local_infra.installs import kafka_home
 from spark_jobs.local_infra.java import default_java
 from spark_jobs.local_infra.ports import LOOPBACK, require_free_ports
@@ -66,6 +67,7 @@ class KafkaBroker(ManagedServer):
         heap: str = "512m",
         start_timeout: float = 90.0,
         stop_timeout: float = 30.0,
+        class_archive: bool = False,
     ) -> None:
         self.work_dir = Path(work_dir)
         self.port = port
@@ -73,6 +75,9 @@ class KafkaBroker(ManagedServer):
         self.heap = heap
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
+        #: Start from (or, the first time, write) a class-data archive: see class_archive.py.
+        self.use_class_archive = class_archive
+        self.class_archive: ClassArchive | None = None
         self.data_dir = self.work_dir / "data"
         self.config_file = self.work_dir / "server.properties"
         self.process = ServerProcess(
@@ -102,12 +107,14 @@ class KafkaBroker(ManagedServer):
         java, classpath = default_java(17), f"{kafka_home() / 'libs'}/*"
         if not (self.data_dir / "meta.properties").exists():
             self._format_storage(java, classpath)
+        flags = [f"-Xms{self.heap}", f"-Xmx{self.heap}", "-XX:+UseG1GC"]
+        if self.use_class_archive:
+            self.class_archive = ClassArchive.for_jvm("kafka-broker", java, [classpath], flags)
         self.process.launch(
             [
                 java,
-                f"-Xms{self.heap}",
-                f"-Xmx{self.heap}",
-                "-XX:+UseG1GC",
+                *(self.class_archive.java_options() if self.class_archive else []),
+                *flags,
                 "-Djava.awt.headless=true",
                 f"-Dlog4j2.configurationFile={self.work_dir / 'log4j2.yaml'}",
                 "-cp",
@@ -131,7 +138,7 @@ class KafkaBroker(ManagedServer):
 
     def stop(self) -> bool:
         """Stop by pid (SIGTERM, wait, SIGKILL). Returns False when nothing was running."""
-        return self.process.stop(self.stop_timeout)
+        return stop_with_archive(self.process, self.stop_timeout, self.class_archive)
 
     def admin(self, **conf: str | int | float) -> AdminClient:
         return AdminClient({"bootstrap.servers": self.bootstrap_servers, **conf})

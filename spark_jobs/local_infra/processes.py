@@ -23,6 +23,8 @@ class ServerProcess:
         self.log_file = log_file
         self.marker = marker
         self._child: subprocess.Popen[bytes] | None = None
+        #: Whether the last stop() saw the process end on SIGTERM, before any SIGKILL.
+        self.ended_on_sigterm = False
 
     def launch(self, command: Sequence[str], env: dict[str, str] | None = None) -> int:
         """Start the command in its own session (so a Ctrl-C in a test run does not hit it)."""
@@ -73,7 +75,8 @@ class ServerProcess:
             self.pid_file.unlink(missing_ok=True)
             return False
         os.kill(pid, signal.SIGTERM)
-        if not self._wait_gone(pid, timeout):
+        self.ended_on_sigterm = self._wait_gone(pid, timeout)
+        if not self.ended_on_sigterm:
             os.kill(pid, signal.SIGKILL)
             self._wait_gone(pid, 10.0)
         self.pid_file.unlink(missing_ok=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from spark_jobs.contracts import RAW_TOPICS, value_subject
+from spark_jobs.local_infra.class_archive import ClassArchive, stop_with_archive
 from spark_jobs.local_infra.installs import apicurio_home
 from spark_jobs.local_infra.java import find_java
 from spark_jobs.local_infra.ports import LOOPBACK, require_free_ports
@@ -44,6 +45,7 @@ class SchemaRegistry(ManagedServer):
         heap: str = "384m",
         start_timeout: float = 120.0,
         stop_timeout: float = 20.0,
+        class_archive: bool = False,
     ) -> None:
         self.work_dir = Path(work_dir)
         self.port = port
@@ -51,6 +53,9 @@ class SchemaRegistry(ManagedServer):
         self.heap = heap
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
+        #: Start from (or, the first time, write) a class-data archive: see class_archive.py.
+        self.use_class_archive = class_archive
+        self.class_archive: ClassArchive | None = None
         self.process = ServerProcess(
             "schema registry",
             self.work_dir / "registry.pid",
@@ -80,12 +85,15 @@ class SchemaRegistry(ManagedServer):
         require_free_ports("schema registry", port=self.port, management_port=self.management_port)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         home = apicurio_home()
+        java, flags = find_java(21), [f"-Xmx{self.heap}", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"]
+        if self.use_class_archive:
+            jar = home / "quarkus-run.jar"  # its version folder is in the path, its libraries in its manifest
+            self.class_archive = ClassArchive.for_jvm("schema-registry", java, [jar], flags)
         self.process.launch(
             [
-                find_java(21),
-                f"-Xmx{self.heap}",
-                "-XX:+UseSerialGC",
-                "-XX:TieredStopAtLevel=1",
+                java,
+                *(self.class_archive.java_options() if self.class_archive else []),
+                *flags,
                 f"-Dk2.work_dir={self.work_dir}",  # marks the process as ours (see ServerProcess)
                 f"-Dquarkus.http.host={LOOPBACK}",
                 f"-Dquarkus.http.port={self.port}",
@@ -112,7 +120,7 @@ class SchemaRegistry(ManagedServer):
 
     def stop(self) -> bool:
         """Stop by pid (SIGTERM, wait, SIGKILL). Returns False when nothing was running."""
-        return self.process.stop(self.stop_timeout)
+        return stop_with_archive(self.process, self.stop_timeout, self.class_archive)
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout
