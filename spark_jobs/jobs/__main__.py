@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     # Heavy imports after argument parsing: `--help` stays instant.
     from pyspark.errors import StreamingQueryException
 
-    from spark_jobs.jobs.runner import start_jobs
+    from spark_jobs.jobs.runner import start_jobs, stop_between_batches
     from spark_jobs.spark_session import build_spark_session
 
     in_pod = "spark.master" in config.spark_conf
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                 progress.observe(job.query.lastProgress)
         if stop_requested:
             log.info("stopping on signal", extra={"signal": stop_requested[0]})
-            job.query.stop()
+            stop_between_batches(job.query)
         job.query.awaitTermination()
     except StreamingQueryException as error:
         reason = termination_reason(str(error))

@@ -19,7 +19,7 @@ from pyspark.sql import SparkSession
 
 from spark_jobs.contracts import JOBS, RAW_TOPICS, value_subject, with_rejected_topics
 from spark_jobs.job_config import DEFAULT_MAX_TRADE_AGE, REPLAY_MAX_TRADE_AGE, JobConfig
-from spark_jobs.jobs.runner import RunningJob, session_conf, start_jobs
+from spark_jobs.jobs.runner import RunningJob, session_conf, start_jobs, stop_between_batches
 from spark_jobs.jvm_options import JVM_OPTIONS
 from spark_jobs.local.bad_records import inject_bad_records
 from spark_jobs.local.ports import LocalPorts
@@ -31,6 +31,9 @@ from spark_jobs.quality.runner import QualityRunner, QualitySettings
 from spark_jobs.spark_session import build_spark_session, end_driver_jvm, pyspark_jars_dir, spark_jars
 
 log = logging.getLogger("k2.local")
+
+#: A cold first batch takes up to a minute on two cores; Ctrl-C twice still stops at once.
+LOCAL_BATCH_END_WAIT_SECONDS = 60.0
 
 #: Feed sources used on a data folder, across runs (the summary's DLQ expectation depends on them).
 SOURCES_FILE = "feed_sources.json"
@@ -287,7 +290,9 @@ class LocalPipeline:
                 self.feed.kill()
                 self.feed.wait(10)
 
-    def stop_jobs(self) -> None:
+    def stop_jobs(self, wait: float = LOCAL_BATCH_END_WAIT_SECONDS) -> None:
+        """Stop the queries, each once its running batch has ended (all within ``wait`` seconds)."""
+        deadline = time.monotonic() + wait
         self.quality_stop.set()
         if self.quality_thread is not None:
             self.quality_thread.join(timeout=300)  # a check in progress finishes first
@@ -295,13 +300,13 @@ class LocalPipeline:
             try:
                 if job.vacuum is not None:
                     job.vacuum.stop()
-                job.query.stop()
+                stop_between_batches(job.query, max(0.0, deadline - time.monotonic()))
             except Exception:  # stopping must continue with the rest
                 log.exception("could not stop %s", job.config.job_name)
 
     def stop_all(self) -> None:
         self.stop_feed()
-        self.stop_jobs()
+        self.stop_jobs(wait=0.0)  # stopped already after a drain; after a second Ctrl-C: at once
         if self.spark is not None:
             gateway = self.spark.sparkContext._gateway
             self.spark.stop()
