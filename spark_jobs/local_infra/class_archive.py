@@ -37,6 +37,11 @@ SWITCH_ENV = "K2_CLASS_ARCHIVES"
 WRITE_SECONDS = 60.0
 
 
+#: The JVM lists every class it leaves out of an archive (hundreds of lines, on standard output, into the
+#: console of `k2 local`); an archive it cannot use is simply not used, so nothing in them needs a reader.
+QUIET = "-Xlog:cds*=off"
+
+
 def archives_enabled() -> bool:
     return os.environ.get(SWITCH_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
 
@@ -103,9 +108,9 @@ class ClassArchive:
     def java_options(self) -> list[str]:
         """Map the archive if there is one, else write one when the JVM exits."""
         if self.exists:
-            return [f"-XX:SharedArchiveFile={self.path}"]
+            return [f"-XX:SharedArchiveFile={self.path}", QUIET]
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        return [f"-XX:ArchiveClassesAtExit={self.pending}"]
+        return [f"-XX:ArchiveClassesAtExit={self.pending}", QUIET]
 
     def adopt(self, exited_by_itself: bool) -> bool:
         """After the JVM ended: give the file it wrote the archive's name if it exited by itself (a JVM

@@ -43,12 +43,14 @@ def test_the_first_run_writes_the_archive_and_the_next_maps_kafkas_classes_from_
     first = run_tool(java, kafka_class_path, archive.java_options())
     assert first.returncode == 0, first.stderr
     assert kafka_classes(first.stdout)[0] == 0
+    # Writing, the JVM would list the classes it leaves out on standard output (k2 local's console).
+    assert "[cds]" not in first.stdout + first.stderr
     assert archive.adopt(exited_by_itself=True)
     assert archive.exists and not archive.pending.exists()
 
     again = ClassArchive.for_jvm("tool", java, [kafka_class_path], [], cache_dir=tmp_path)
     assert again is not None and again.path == archive.path
-    assert again.java_options() == [f"-XX:SharedArchiveFile={archive.path}"]
+    assert again.java_options()[0] == f"-XX:SharedArchiveFile={archive.path}"
     second = run_tool(java, kafka_class_path, [*again.java_options(), "-Xshare:on"])
     assert second.returncode == 0, second.stderr
     shared, loaded = kafka_classes(second.stdout)
