@@ -22,10 +22,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from spark_jobs.local_infra.processes import ServerProcess
 
 log = logging.getLogger(__name__)
 
@@ -126,13 +122,3 @@ class ClassArchive:
                 older.unlink(missing_ok=True)
         log.info("class archive written", extra={"archive": str(self.path)})
         return True
-
-
-def stop_with_archive(process: ServerProcess, timeout: float, archive: ClassArchive | None) -> bool:
-    """Stop a server (SIGTERM, then SIGKILL after ``timeout``, longer while it writes its archive) and
-    adopt the archive it wrote. Returns True if a process was stopped."""
-    writing = archive is not None and not archive.exists
-    stopped = process.stop(timeout + (WRITE_SECONDS if writing else 0.0))
-    if archive is not None and stopped:
-        archive.adopt(exited_by_itself=process.ended_on_sigterm)
-    return stopped

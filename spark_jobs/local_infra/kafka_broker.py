@@ -22,7 +22,7 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from spark_jobs.local_infra.class_archive import ClassArchive, stop_with_archive
+from spark_jobs.local_infra.class_archive import ClassArchive
 from spark_jobs.local_infra.installs import kafka_home
 from spark_jobs.local_infra.java import default_java
 from spark_jobs.local_infra.ports import LOOPBACK, require_free_ports
@@ -77,7 +77,6 @@ class KafkaBroker(ManagedServer):
         self.stop_timeout = stop_timeout
         #: Start from (or, the first time, write) a class-data archive: see class_archive.py.
         self.use_class_archive = class_archive
-        self.class_archive: ClassArchive | None = None
         self.data_dir = self.work_dir / "data"
         self.config_file = self.work_dir / "server.properties"
         self.process = ServerProcess(
@@ -108,12 +107,12 @@ class KafkaBroker(ManagedServer):
         if not (self.data_dir / "meta.properties").exists():
             self._format_storage(java, classpath)
         flags = [f"-Xms{self.heap}", f"-Xmx{self.heap}", "-XX:+UseG1GC"]
+        archive = None
         if self.use_class_archive:
-            self.class_archive = ClassArchive.for_jvm("kafka-broker", java, [classpath], flags)
+            archive = ClassArchive.for_jvm("kafka-broker", java, [classpath], flags)
         self.process.launch(
             [
                 java,
-                *(self.class_archive.java_options() if self.class_archive else []),
                 *flags,
                 "-Djava.awt.headless=true",
                 f"-Dlog4j2.configurationFile={self.work_dir / 'log4j2.yaml'}",
@@ -121,7 +120,8 @@ class KafkaBroker(ManagedServer):
                 classpath,
                 "kafka.Kafka",
                 str(self.config_file),
-            ]
+            ],
+            class_archive=archive,
         )
         if wait:
             self.wait_ready()
@@ -138,7 +138,7 @@ class KafkaBroker(ManagedServer):
 
     def stop(self) -> bool:
         """Stop by pid (SIGTERM, wait, SIGKILL). Returns False when nothing was running."""
-        return stop_with_archive(self.process, self.stop_timeout, self.class_archive)
+        return self.process.stop(self.stop_timeout)
 
     def admin(self, **conf: str | int | float) -> AdminClient:
         return AdminClient({"bootstrap.servers": self.bootstrap_servers, **conf})

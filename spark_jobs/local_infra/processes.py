@@ -13,6 +13,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from spark_jobs.local_infra.class_archive import WRITE_SECONDS, ClassArchive
+
 
 class ServerProcess:
     """One server process: its pid file, log file and the marker that identifies its command line."""
@@ -23,11 +25,23 @@ class ServerProcess:
         self.log_file = log_file
         self.marker = marker
         self._child: subprocess.Popen[bytes] | None = None
+        #: The class-data archive the running JVM maps or writes (see class_archive.py), if any.
+        self.class_archive: ClassArchive | None = None
         #: Whether the last stop() saw the process end on SIGTERM, before any SIGKILL.
         self.ended_on_sigterm = False
 
-    def launch(self, command: Sequence[str], env: dict[str, str] | None = None) -> int:
-        """Start the command in its own session (so a Ctrl-C in a test run does not hit it)."""
+    def launch(
+        self,
+        command: Sequence[str],
+        env: dict[str, str] | None = None,
+        class_archive: ClassArchive | None = None,
+    ) -> int:
+        """Start the command in its own session (so a Ctrl-C in a test run does not hit it). With a
+        class archive, the command is a JVM (``command[0]`` is java) that maps the archive, or writes it
+        as it exits; stop() then waits for the writing and keeps the file only if the JVM ended by itself."""
+        self.class_archive = class_archive
+        if class_archive is not None:
+            command = [command[0], *class_archive.java_options(), *command[1:]]
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             self._child = subprocess.Popen(
@@ -69,11 +83,15 @@ class ServerProcess:
         return None if self._child is None else self._child.poll()
 
     def stop(self, timeout: float) -> bool:
-        """SIGTERM, wait up to `timeout`, then SIGKILL. Returns True if a process was stopped."""
+        """SIGTERM, wait up to `timeout` (longer while the JVM writes its class archive), then SIGKILL.
+        Returns True if a process was stopped."""
         pid = self.running_pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
+        archive, self.class_archive = self.class_archive, None
+        if archive is not None and not archive.exists:
+            timeout += WRITE_SECONDS
         os.kill(pid, signal.SIGTERM)
         self.ended_on_sigterm = self._wait_gone(pid, timeout)
         if not self.ended_on_sigterm:
@@ -81,6 +99,8 @@ class ServerProcess:
             self._wait_gone(pid, 10.0)
         self.pid_file.unlink(missing_ok=True)
         self._child = None
+        if archive is not None:
+            archive.adopt(exited_by_itself=self.ended_on_sigterm)
         return True
 
     def log_tail(self, lines: int = 40) -> str:

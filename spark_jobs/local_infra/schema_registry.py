@@ -22,7 +22,7 @@ from pathlib import Path
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from spark_jobs.contracts import RAW_TOPICS, value_subject
-from spark_jobs.local_infra.class_archive import ClassArchive, stop_with_archive
+from spark_jobs.local_infra.class_archive import ClassArchive
 from spark_jobs.local_infra.installs import apicurio_home
 from spark_jobs.local_infra.java import find_java
 from spark_jobs.local_infra.ports import LOOPBACK, require_free_ports
@@ -55,7 +55,6 @@ class SchemaRegistry(ManagedServer):
         self.stop_timeout = stop_timeout
         #: Start from (or, the first time, write) a class-data archive: see class_archive.py.
         self.use_class_archive = class_archive
-        self.class_archive: ClassArchive | None = None
         self.process = ServerProcess(
             "schema registry",
             self.work_dir / "registry.pid",
@@ -86,13 +85,13 @@ class SchemaRegistry(ManagedServer):
         self.work_dir.mkdir(parents=True, exist_ok=True)
         home = apicurio_home()
         java, flags = find_java(21), [f"-Xmx{self.heap}", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"]
+        jar = home / "quarkus-run.jar"  # its version folder is in the path, its libraries in its manifest
+        archive = None
         if self.use_class_archive:
-            jar = home / "quarkus-run.jar"  # its version folder is in the path, its libraries in its manifest
-            self.class_archive = ClassArchive.for_jvm("schema-registry", java, [jar], flags)
+            archive = ClassArchive.for_jvm("schema-registry", java, [jar], flags)
         self.process.launch(
             [
                 java,
-                *(self.class_archive.java_options() if self.class_archive else []),
                 *flags,
                 f"-Dk2.work_dir={self.work_dir}",  # marks the process as ours (see ServerProcess)
                 f"-Dquarkus.http.host={LOOPBACK}",
@@ -102,8 +101,9 @@ class SchemaRegistry(ManagedServer):
                 # nothing leaves the machine: no telemetry exporter
                 "-Dquarkus.otel.sdk.disabled=true",
                 "-jar",
-                str(home / "quarkus-run.jar"),
-            ]
+                str(jar),
+            ],
+            class_archive=archive,
         )
         if wait:
             self.wait_ready()
@@ -120,7 +120,7 @@ class SchemaRegistry(ManagedServer):
 
     def stop(self) -> bool:
         """Stop by pid (SIGTERM, wait, SIGKILL). Returns False when nothing was running."""
-        return stop_with_archive(self.process, self.stop_timeout, self.class_archive)
+        return self.process.stop(self.stop_timeout)
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout

@@ -3,14 +3,18 @@ leaves nothing behind, and a changed class path or java gets a new archive."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from spark_jobs.local_infra.class_archive import SWITCH_ENV, ClassArchive, fingerprint
+from spark_jobs.local_infra.class_archive import SWITCH_ENV, WRITE_SECONDS, ClassArchive, fingerprint
 from spark_jobs.local_infra.installs import kafka_home
 from spark_jobs.local_infra.java import default_java
+from spark_jobs.local_infra.processes import ServerProcess, command_line, pid_alive
 
 pytestmark = pytest.mark.integration
 
@@ -103,3 +107,55 @@ def test_a_new_archive_replaces_the_older_ones_of_its_kind(tmp_path: Path) -> No
     new.pending.write_bytes(b"archive")
     assert new.adopt(exited_by_itself=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other-0000.jsa", "tool-1111.jsa"]
+
+
+def waiting_jvm(tmp_path: Path) -> list[str]:
+    """A JVM that runs until it is signalled (the JDK's source launcher: no build step)."""
+    source = tmp_path / "Wait.java"
+    source.write_text("public class Wait { public static void main(String[] a) throws Exception "
+                      "{ Thread.sleep(600_000); } }\n")  # fmt: skip
+    return [default_java(17), "-Xshare:auto", str(source)]
+
+
+def started_command_line(pid: int) -> str:
+    """The command line of a process just started (it reads empty for a moment while the JVM maps its
+    archive)."""
+    deadline = time.monotonic() + 10
+    while not (line := command_line(pid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return line
+
+
+def test_a_server_stopped_by_sigterm_keeps_the_archive_it_wrote_and_maps_it_next_time(tmp_path: Path) -> None:
+    """The path the broker and the registry take: ServerProcess launches the JVM with an archive, stop()
+    lets it write as it exits and adopts the file; the next launch maps it."""
+    command = waiting_jvm(tmp_path)
+    server = ServerProcess("waiter", tmp_path / "w.pid", tmp_path / "w.log", marker=str(tmp_path))
+    archive = ClassArchive("waiter", "0001", cache_dir=tmp_path / "archives")
+    pid = server.launch(command, class_archive=archive)
+    assert f"-XX:ArchiveClassesAtExit={archive.pending}" in started_command_line(pid)
+    time.sleep(3)  # past the JVM's start, so SIGTERM runs its exit hooks
+    assert server.stop(timeout=30)
+    assert server.ended_on_sigterm and archive.exists and not archive.pending.exists()
+
+    pid = server.launch(command, class_archive=archive)
+    assert f"-XX:SharedArchiveFile={archive.path}" in started_command_line(pid)
+    assert server.stop(timeout=30)
+    assert archive.exists
+
+
+def test_a_server_that_had_to_be_killed_leaves_no_archive(tmp_path: Path) -> None:
+    command = waiting_jvm(tmp_path)
+    server = ServerProcess("waiter", tmp_path / "w.pid", tmp_path / "w.log", marker=str(tmp_path))
+    archive = ClassArchive("waiter", "0002", cache_dir=tmp_path / "archives")
+    pid = server.launch(command, class_archive=archive)
+    time.sleep(3)
+    archive.pending.write_bytes(b"half an archive")  # what a JVM killed while writing leaves
+    os.kill(pid, signal.SIGSTOP)  # so SIGTERM cannot end it and stop() must SIGKILL
+    try:
+        assert server.stop(timeout=1 - WRITE_SECONDS)
+    finally:
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    assert not server.ended_on_sigterm
+    assert not archive.exists and not archive.pending.exists()
