@@ -62,10 +62,14 @@ class ServerProcess:
             return None
 
     def running_pid(self) -> int | None:
-        """The pid from the pid file if that process is alive and is this server, else None."""
+        """The pid from the pid file if that process is alive and is this server, else None. A process
+        this object launched is known by its pid: its command line can read empty for a moment after the
+        start (seen with a JVM mapping its class archive), and a stop then must not miss it."""
         pid = self.recorded_pid()
         if pid is None or not pid_alive(pid):
             return None
+        if self._child is not None and self._child.pid == pid:
+            return pid  # launched by this object and not reaped, so the pid cannot be another's
         if self.marker not in command_line(pid):
             return None
         return pid
